@@ -1,0 +1,1 @@
+"""SIGAP spatial computation: settings, database, local PostGIS cluster, routing, CLI."""

@@ -1,0 +1,1 @@
+"""Getting outside data into PostGIS: readers, tag mapping, validation, bulk load. No Flask."""

@@ -1,0 +1,639 @@
+"""Read an OpenStreetMap extract into SIGAP's layers.
+
+Reads ``.osm.pbf``, ``.osm``, ``.osm.bz2`` and ``.osm.gz`` with pyosmium, in two passes:
+
+1. relations only, to learn which ways make up administrative boundaries;
+2. everything, with node locations, to build offices, waste bins, road segments and areas.
+
+Real extracts are clipped at their edge:
+
+- a highway way that references nodes missing from the file keeps the runs of consecutive
+  nodes that have coordinates (each run of two or more nodes becomes part of the network);
+- a boundary relation with member ways missing from the file, or whose rings do not close,
+  is skipped with a logged reason and counted as rejected.
+
+Road ways are split at every node shared with another routable way (or visited twice by the
+same way), so each ``road_segment`` row is one edge of the routing graph, joined to its
+neighbours by the OSM node ids ``u`` and ``v``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import osmium
+import shapely
+from pyproj import Geod
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon
+from shapely.ops import linemerge, unary_union
+from tqdm import tqdm
+
+from gis.errors import IngestError
+from layers.vocab import NON_ROUTABLE_HIGHWAYS, office_category, road_condition, waste_bin_kind
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "osm"
+SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
+_GEOD = Geod(ellps="WGS84")
+
+#: Values of ``oneway=*`` that mean "one way, in the direction the way is drawn".
+_ONEWAY_YES = {"yes", "true", "1"}
+#: Values that mean "one way, against the direction the way is drawn".
+_ONEWAY_REVERSE = {"-1", "reverse"}
+#: Highway classes that are one-way unless tagged otherwise.
+_IMPLIED_ONEWAY_HIGHWAYS = {"motorway"}
+
+
+@dataclass
+class Reject:
+    """One object that could not be loaded, and why."""
+
+    layer: str
+    source_id: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"layer": self.layer, "source_id": self.source_id, "reason": self.reason}
+
+
+@dataclass
+class OsmExtract:
+    """Everything read from one OSM file, ready to load. Rows are plain dicts."""
+
+    path: Path
+    sha256: str
+    offices: list[dict] = field(default_factory=list)
+    waste_bins: list[dict] = field(default_factory=list)
+    road_segments: list[dict] = field(default_factory=list)
+    admin_areas: list[dict] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    object_count: int = 0
+
+    def layers(self) -> dict[str, list[dict]]:
+        return {
+            "admin_area": self.admin_areas,
+            "office": self.offices,
+            "waste_bin": self.waste_bins,
+            "road_segment": self.road_segments,
+        }
+
+
+# --- input checks ---------------------------------------------------------------------------
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _looks_like_osm(path: Path) -> bool:
+    """Cheap content sniff, so a CSV renamed ``.osm`` gets a clear message."""
+    name = path.name.lower()
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    if name.endswith(".bz2"):
+        return head.startswith(b"BZh")
+    if name.endswith(".gz"):
+        if not head.startswith(b"\x1f\x8b"):
+            return False
+        try:
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(64)
+        except (OSError, EOFError):
+            return False
+        return b"<" in head
+    if name.endswith(".pbf"):
+        return b"OSMHeader" in head
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return text.startswith(b"<?xml") or text.startswith(b"<osm")
+
+
+def check_osm_file(path: str | Path) -> Path:
+    """Validate that ``path`` is an existing, non-empty OSM file of a supported format."""
+    p = Path(path)
+    if not p.exists():
+        msg = f"{p}: file not found."
+        raise IngestError(msg, param="path")
+    if not p.is_file():
+        msg = f"{p}: is not a file."
+        raise IngestError(msg, param="path")
+    if not p.name.lower().endswith(SUFFIXES):
+        msg = f"{p}: unsupported file type; expected one of {', '.join(SUFFIXES)}."
+        raise IngestError(msg, param="path")
+    if p.stat().st_size == 0:
+        msg = f"{p}: file is empty (0 bytes)."
+        raise IngestError(msg, param="path")
+    if not _looks_like_osm(p):
+        msg = f"{p}: is not an OpenStreetMap file (its content does not match its extension)."
+        raise IngestError(msg, param="path")
+    return p
+
+
+# --- tag helpers ----------------------------------------------------------------------------
+
+
+def _address(tags: dict[str, str]) -> str | None:
+    if tags.get("addr:full"):
+        return tags["addr:full"]
+    street = " ".join(x for x in (tags.get("addr:street"), tags.get("addr:housenumber")) if x)
+    place = " ".join(x for x in (tags.get("addr:postcode"), tags.get("addr:city")) if x)
+    text = ", ".join(x for x in (street, place) if x)
+    return text or None
+
+
+def _services(tags: dict[str, str]) -> list[str] | None:
+    values: list[str] = []
+    for key in ("healthcare:speciality", "service", "services", "government", "office"):
+        raw = tags.get(key)
+        if raw and not (key == "office" and raw == "government"):
+            values.extend(v.strip() for v in raw.split(";") if v.strip())
+    return values or None
+
+
+def _float(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw.replace(",", ".").split()[0])
+    except (ValueError, IndexError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _oneway(tags: dict[str, str]) -> tuple[bool, bool]:
+    """Return ``(oneway, reverse)`` for a highway's tags."""
+    raw = tags.get("oneway", "").lower()
+    if raw in _ONEWAY_REVERSE:
+        return True, True
+    if raw in _ONEWAY_YES:
+        return True, False
+    if raw == "no":
+        return False, False
+    if tags.get("junction") in ("roundabout", "circular"):
+        return True, False
+    return tags.get("highway") in _IMPLIED_ONEWAY_HIGHWAYS, False
+
+
+def is_routable(tags: dict[str, str]) -> bool:
+    """Is this a way of the routable network (roads, footways, paths, steps, ...)?"""
+    highway = tags.get("highway")
+    if not highway or highway in NON_ROUTABLE_HIGHWAYS:
+        return False
+    return tags.get("area") != "yes"
+
+
+def _admin_name(tags: dict[str, str]) -> str | None:
+    for key in ("name", "name:id", "KEL_name", "KEC_name", "DESA", "KECAMATAN"):
+        if tags.get(key):
+            return tags[key]
+    return None
+
+
+def _admin_code(tags: dict[str, str]) -> str | None:
+    for key in ("ref:bps", "ref:kemendagri", "identif", "ref"):
+        raw = tags.get(key)
+        if raw:
+            return raw[:-2] if raw.endswith(".0") else raw
+    return None
+
+
+def _int(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def _boundary_relations(path: Path) -> dict[int, tuple[dict[str, str], list[tuple[int, str]]]]:
+    """First pass: boundary relations and their member ways, ``{id: (tags, [(way, role)])}``."""
+    out: dict[int, tuple[dict[str, str], list[tuple[int, str]]]] = {}
+    for rel in osmium.FileProcessor(str(path), osmium.osm.RELATION):
+        tags = dict(rel.tags)
+        if tags.get("boundary") != "administrative":
+            continue
+        members = [(m.ref, m.role) for m in rel.members if m.type == "w"]
+        out[rel.id] = (tags, members)
+    return out
+
+
+def _way_coords(way, negative: dict[int, tuple[float, float]]) -> list:
+    """``(node id, lon, lat)`` per node of ``way``, None where the node is not in the file.
+
+    libosmium's location index holds only positive ids; the negative ids of unsaved JOSM
+    edits are looked up in ``negative``.
+    """
+    out: list[tuple[int, float, float] | None] = []
+    for n in way.nodes:
+        loc = n.location
+        if loc.valid():
+            out.append((n.ref, loc.lon, loc.lat))
+        elif n.ref < 0 and n.ref in negative:
+            out.append((n.ref, *negative[n.ref]))
+        else:
+            out.append(None)
+    return out
+
+
+def _runs(coords: list[tuple[int, float, float] | None]) -> list[list[tuple[int, float, float]]]:
+    """Split a way's nodes into runs of consecutive nodes that have coordinates."""
+    runs: list[list[tuple[int, float, float]]] = [[]]
+    for c in coords:
+        if c is None:
+            if runs[-1]:
+                runs.append([])
+            continue
+        if runs[-1] and runs[-1][-1][0] == c[0]:
+            continue  # a node repeated back to back adds nothing
+        runs[-1].append(c)
+    return [r for r in runs if len(r) >= 2]
+
+
+def _feature_point(coords: list[tuple[int, float, float] | None]) -> Point | None:
+    pts = [(c[1], c[2]) for c in coords if c is not None]
+    if not pts:
+        return None
+    closed = coords[0] is not None and coords[-1] is not None and coords[0][0] == coords[-1][0]
+    if closed and len(pts) >= 4:
+        poly = Polygon(pts)
+        if poly.is_valid and poly.area > 0:
+            return poly.centroid
+    return LineString(pts).centroid if len(pts) > 1 else Point(pts[0])
+
+
+def _ring_polygons(lines: list[LineString]) -> tuple[list[Polygon], bool]:
+    """Merge way lines into closed rings; return polygons and whether every ring closed."""
+    if not lines:
+        return [], True
+    merged = linemerge(lines)
+    parts = list(getattr(merged, "geoms", [merged]))
+    polys = []
+    all_closed = True
+    for part in parts:
+        if not part.is_closed or len(part.coords) < 4:
+            all_closed = False
+            continue
+        polys.append(shapely.make_valid(Polygon(part.coords)))
+    return polys, all_closed
+
+
+def _to_multipolygon(geom) -> MultiPolygon | None:
+    if geom is None or geom.is_empty:
+        return None
+    if geom.geom_type == "Polygon":
+        return MultiPolygon([geom])
+    if geom.geom_type == "MultiPolygon":
+        return geom
+    polys = [g for g in getattr(geom, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return _to_multipolygon(unary_union(polys)) if polys else None
+
+
+class _Reader:
+    """Second pass: collects rows while pyosmium streams the file."""
+
+    def __init__(self, extract: OsmExtract, boundaries: dict) -> None:
+        self.x = extract
+        self.boundaries = boundaries
+        self.boundary_way_ids = {w for _, members in boundaries.values() for w, _ in members}
+        self.boundary_ways: dict[int, list[tuple[int, float, float] | None]] = {}
+        self.road_ways: list[tuple[int, dict[str, str], list[list[tuple[int, float, float]]]]] = []
+        self.offices: dict[str, dict] = {}
+        self.bins: dict[str, dict] = {}
+        self.negative_nodes: dict[int, tuple[float, float]] = {}
+
+    # points of interest: nodes and ways (centroid)
+    def poi(self, source_id: str, tags: dict[str, str], point: Point | None) -> None:
+        office = office_category(tags)
+        kind = waste_bin_kind(tags)
+        if (office or kind) and point is None:
+            layer = "office" if office else "waste_bin"
+            self.x.rejects.append(Reject(layer, source_id, "none of its nodes are in the file"))
+            return
+        if office:
+            category, raw_kind = office
+            self.offices[source_id] = {
+                "source": SOURCE,
+                "source_id": source_id,
+                "category": category,
+                "name": tags.get("name"),
+                "kind": raw_kind,
+                "address": _address(tags),
+                "phone": tags.get("phone") or tags.get("contact:phone"),
+                "opening_hours": tags.get("opening_hours"),
+                "services": _services(tags),
+                "geom": point,
+            }
+        if kind:
+            self.bins[source_id] = {
+                "source": SOURCE,
+                "source_id": source_id,
+                "kind": kind,
+                "name": tags.get("name"),
+                "capacity_l": _float(tags.get("capacity")),
+                "fill_level": None,
+                "last_emptied_at": None,
+                "geom": point,
+            }
+
+    def node(self, n) -> None:
+        if n.id < 0:
+            self.negative_nodes[n.id] = (n.location.lon, n.location.lat)
+        if not n.tags:
+            return
+        tags = dict(n.tags)
+        if office_category(tags) or waste_bin_kind(tags):
+            self.poi(f"node/{n.id}", tags, Point(n.location.lon, n.location.lat))
+
+    def way(self, w) -> None:
+        tags = dict(w.tags)
+        wants_poi = bool(office_category(tags) or waste_bin_kind(tags))
+        routable = is_routable(tags)
+        in_boundary = w.id in self.boundary_way_ids
+        closed_boundary = tags.get("boundary") == "administrative" and w.is_closed()
+        if not (wants_poi or routable or in_boundary or closed_boundary):
+            return
+        coords = _way_coords(w, self.negative_nodes)
+        if wants_poi:
+            self.poi(f"way/{w.id}", tags, _feature_point(coords))
+        if routable:
+            runs = _runs(coords)
+            if runs:
+                self.road_ways.append((w.id, tags, runs))
+            else:
+                reason = "fewer than two of its nodes are in the file (clipped extract)"
+                self.x.rejects.append(Reject("road_segment", f"way/{w.id}", reason))
+        if in_boundary:
+            self.boundary_ways[w.id] = coords
+        if closed_boundary and w.id not in self.boundary_way_ids:
+            self.closed_boundary_way(w.id, tags, coords)
+
+    def closed_boundary_way(self, way_id: int, tags: dict[str, str], coords: list) -> None:
+        if any(c is None for c in coords) or len(coords) < 4:
+            reason = "boundary way has nodes missing from the file (clipped extract)"
+            self.x.rejects.append(Reject("admin_area", f"way/{way_id}", reason))
+            logger.info("skipping boundary way/%s: %s", way_id, reason)
+            return
+        geom = _to_multipolygon(shapely.make_valid(Polygon([(c[1], c[2]) for c in coords])))
+        self.admin_area(f"way/{way_id}", tags, geom)
+
+    def admin_area(self, source_id: str, tags: dict[str, str], geom: MultiPolygon | None) -> None:
+        if geom is None:
+            reason = "boundary has no area"
+            self.x.rejects.append(Reject("admin_area", source_id, reason))
+            logger.info("skipping boundary %s: %s", source_id, reason)
+            return
+        self.x.admin_areas.append(
+            {
+                "source": SOURCE,
+                "source_id": source_id,
+                "name": _admin_name(tags),
+                "admin_level": _int(tags.get("admin_level")),
+                "code": _admin_code(tags),
+                "population": _int(tags.get("population")),
+                "geom": geom,
+            }
+        )
+
+    # after the pass -----------------------------------------------------------------------
+
+    def finish(self) -> None:
+        self.x.offices = list(self.offices.values())
+        self.x.waste_bins = list(self.bins.values())
+        self.x.road_segments = split_road_ways(self.road_ways)
+        for rel_id, (tags, members) in self.boundaries.items():
+            self.assemble_boundary(rel_id, tags, members)
+
+    def assemble_boundary(self, rel_id: int, tags: dict, members: list[tuple[int, str]]) -> None:
+        source_id = f"relation/{rel_id}"
+        missing = [w for w, _ in members if w not in self.boundary_ways]
+        broken = [
+            w for w, _ in members if w in self.boundary_ways and None in self.boundary_ways[w]
+        ]
+        reason = None
+        if not members:
+            reason = "relation has no member ways"
+        elif missing or broken:
+            reason = (
+                f"{len(missing) + len(broken)} of {len(members)} member ways are missing "
+                "from the file or cut at its edge (clipped extract)"
+            )
+        if reason is None:
+            outer, inner = [], []
+            for w, role in members:
+                line = LineString([(c[1], c[2]) for c in self.boundary_ways[w] if c is not None])
+                (inner if role == "inner" else outer).append(line)
+            outer_polys, outer_ok = _ring_polygons(outer)
+            inner_polys, inner_ok = _ring_polygons(inner)
+            if not (outer_ok and inner_ok) or not outer_polys:
+                reason = "its member ways do not form closed rings"
+            else:
+                geom = unary_union(outer_polys)
+                if inner_polys:
+                    geom = geom.difference(unary_union(inner_polys))
+                self.admin_area(source_id, tags, _to_multipolygon(geom))
+                return
+        self.x.rejects.append(Reject("admin_area", source_id, reason))
+        logger.info("skipping boundary %s (%s): %s", source_id, _admin_name(tags), reason)
+
+
+def split_road_ways(
+    road_ways: Iterable[tuple[int, dict[str, str], list[list[tuple[int, float, float]]]]],
+) -> list[dict]:
+    """Split highway ways at intersections into one row per network edge.
+
+    A node is a split point when it is used by two or more runs of routable ways, or twice
+    by one run (a loop). Run ends are always edge ends.
+
+    Parameters
+    ----------
+    road_ways : iterable of (way id, tags, runs)
+        Each run is a list of ``(node id, lon, lat)`` with two or more nodes.
+    """
+    road_ways = list(road_ways)
+    uses: Counter[int] = Counter()
+    for _, _, runs in road_ways:
+        for run in runs:
+            uses.update(n for n, _, _ in run)
+    rows: list[dict] = []
+    for way_id, tags, runs in road_ways:
+        oneway, reverse = _oneway(tags)
+        condition = road_condition(tags.get("smoothness"), tags.get("surface"))
+        seq = 0
+        for run in runs:
+            start = 0
+            for i in range(1, len(run)):
+                if i == len(run) - 1 or uses[run[i][0]] > 1:
+                    piece = run[start : i + 1]
+                    if reverse:
+                        piece = piece[::-1]
+                    rows.append(
+                        {
+                            "source": SOURCE,
+                            "source_id": f"way/{way_id}/{seq}",
+                            "u": piece[0][0],
+                            "v": piece[-1][0],
+                            "osm_way_id": way_id,
+                            "name": tags.get("name"),
+                            "highway": tags["highway"][:32],
+                            "oneway": oneway,
+                            "maxspeed": (tags.get("maxspeed") or None),
+                            "surface": tags.get("surface"),
+                            "smoothness": tags.get("smoothness"),
+                            "condition": condition,
+                            "coords": [(lon, lat) for _, lon, lat in piece],
+                        }
+                    )
+                    seq += 1
+                    start = i
+    _add_lengths(rows)
+    return rows
+
+
+def _add_lengths(rows: list[dict]) -> None:
+    """Geodesic length (WGS84) of every row's ``coords``; sets ``length_m`` and ``geom``."""
+    if not rows:
+        return
+    counts = np.array([len(r["coords"]) for r in rows])
+    xy = np.array([c for r in rows for c in r.pop("coords")], dtype=float)
+    _, _, dist = _GEOD.inv(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    # Pair i joins point i and i+1; pairs crossing from one row into the next are dropped.
+    valid = np.ones(len(xy) - 1, dtype=bool)
+    valid[(starts + counts - 1)[:-1]] = False
+    dist = np.where(valid, dist, 0.0)
+    lengths = np.add.reduceat(np.append(dist, 0.0), starts)
+    lines = shapely.linestrings(xy, indices=np.repeat(np.arange(len(rows)), counts))
+    for row, length, line in zip(rows, lengths, lines, strict=True):
+        row["length_m"] = float(length)
+        row["geom"] = line
+
+
+def read_osm(path: str | Path, *, progress: bool | None = None) -> OsmExtract:
+    """Read an OSM file into rows for every SIGAP layer.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.osm.pbf``, ``.osm``, ``.osm.bz2`` or ``.osm.gz`` file.
+    progress : bool, optional
+        Show a progress bar; default: only when stderr is a terminal.
+
+    Raises
+    ------
+    IngestError
+        The file is missing, empty, not OSM, truncated or otherwise unreadable.
+    """
+    p = check_osm_file(path)
+    extract = OsmExtract(path=p.resolve(), sha256=file_sha256(p))
+    disable = None if progress is None else not progress
+    try:
+        boundaries = _boundary_relations(p)
+        reader = _Reader(extract, boundaries)
+        bar = tqdm(desc=f"Reading {p.name}", unit=" objects", disable=disable, leave=False)
+        with bar:
+            for obj in osmium.FileProcessor(str(p)).with_locations():
+                extract.object_count += 1
+                if extract.object_count % 10000 == 0:
+                    bar.update(10000)
+                if obj.is_node():
+                    reader.node(obj)
+                elif obj.is_way():
+                    reader.way(obj)
+    except RuntimeError as exc:
+        msg = f"{p}: cannot be read as OpenStreetMap data ({exc}). Is the file complete?"
+        raise IngestError(msg, param="path") from exc
+    if extract.object_count == 0:
+        msg = f"{p}: contains no OpenStreetMap objects."
+        raise IngestError(msg, param="path")
+    reader.finish()
+    return extract
+
+
+# --- ingest: read, then load in one transaction ---------------------------------------------
+
+
+def ingest_osm_file(path: str | Path, url: str, *, progress: bool | None = None):
+    """Read ``path`` and load every layer into the database at ``url`` in one transaction.
+
+    Returns
+    -------
+    (OsmExtract, LoadResult)
+    """
+    from datetime import UTC, datetime
+
+    import psycopg2
+
+    from gis.db import libpq_url
+    from ingest.load import load_layers
+
+    started_at = datetime.now(UTC)
+    extract = read_osm(path, progress=progress)
+    conn = psycopg2.connect(libpq_url(url))
+    try:
+        result = load_layers(
+            conn,
+            extract.layers(),
+            source=str(extract.path),
+            sha256=extract.sha256,
+            rejects=[r.as_dict() for r in extract.rejects],
+            started_at=started_at,
+            progress=progress,
+        )
+    finally:
+        conn.close()
+    return extract, result
+
+
+OVERPASS_URL = "https://overpass-api.de/api/interpreter"
+
+
+def download_place(place: str, dest_dir: Path, *, timeout_s: float = 5.0) -> Path:
+    """Download the OSM data of a named place (via OSMnx geocoding and Overpass) to a file.
+
+    Fails at once with a clear message when the OSM servers cannot be reached.
+    """
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(OVERPASS_URL).hostname or ""
+    try:
+        socket.create_connection((host, 443), timeout=timeout_s).close()
+    except OSError as exc:
+        msg = (
+            f"Cannot reach the OpenStreetMap servers to download '{place}' ({exc}). "
+            "This machine seems to be offline: download an extract elsewhere (for example "
+            "from Geofabrik) and pass the file instead: sigap ingest osm FILE.osm.pbf"
+        )
+        raise IngestError(msg, param="place") from exc
+    import osmnx as ox
+    import requests
+
+    try:
+        area = ox.geocode_to_gdf(place)
+    except Exception as exc:  # osmnx raises several types for "not found"
+        msg = f"OSMnx could not find the place '{place}': {exc}"
+        raise IngestError(msg, param="place") from exc
+    west, south, east, north = area.total_bounds
+    query = f"[out:xml][timeout:300];(nwr({south},{west},{north},{east}););(._;>;);out body;"
+    response = requests.post(OVERPASS_URL, data={"data": query}, timeout=600)
+    if response.status_code != 200:
+        msg = f"Overpass refused the download of '{place}' (HTTP {response.status_code})."
+        raise IngestError(msg, param="place")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    slug = "".join(ch if ch.isalnum() else "_" for ch in place.lower()).strip("_")
+    dest = dest_dir / f"{slug}.osm"
+    dest.write_bytes(response.content)
+    return dest

@@ -1,0 +1,142 @@
+"""Shared fixtures: a real PostGIS (never SQLite, never mocks) and the real OSM extracts.
+
+The server is ``DATABASE_URL`` when set, else the project-local cluster (started if needed).
+Tests never touch the ``sigap`` database itself: every test database is a copy of a
+migrated template, ``sigap_test_tpl``. A missing database or data file fails the run; it
+never skips.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import psycopg2
+import pytest
+from sqlalchemy.engine import make_url
+
+from gis.db import libpq_url, upgrade
+from gis.settings import PROJECT_ROOT
+
+SHARED_DATA = Path(os.environ.get("SIGAP_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+TEMPLATE_DB = "sigap_test_tpl"
+_counter = itertools.count()
+
+
+def shared_file(relative: str) -> Path:
+    """A file of ``../shared/data``, read in place. Missing: the test fails."""
+    path = SHARED_DATA / relative
+    if not path.is_file():
+        pytest.fail(f"test data file missing: {path} (expected ../shared/data/{relative})")
+    return path
+
+
+def _server_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from gis.cluster import local_cluster
+
+    try:
+        cluster = local_cluster()
+        cluster.start()
+    except Exception as exc:  # noqa: BLE001 - any failure here must fail the run, loudly
+        pytest.fail(f"cannot start the local PostGIS cluster: {exc}")
+    return cluster.url()
+
+
+def _with_db(url: str, dbname: str) -> str:
+    return make_url(libpq_url(url)).set(database=dbname).render_as_string(hide_password=False)
+
+
+def _admin(server_url: str):
+    conn = psycopg2.connect(_with_db(server_url, "postgres"))
+    conn.autocommit = True
+    return conn
+
+
+def create_database(server_url: str, name: str, template: str | None = None) -> str:
+    """(Re)create database ``name``, optionally as a copy of ``template``; return its URL."""
+    conn = _admin(server_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            tpl = f' TEMPLATE "{template}"' if template else ""
+            cur.execute(f'CREATE DATABASE "{name}"{tpl}')
+    finally:
+        conn.close()
+    return _with_db(server_url, name)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    conn = _admin(server_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """URL of the PostgreSQL server the tests run against."""
+    url = _server_url()
+    try:
+        _admin(url).close()
+    except psycopg2.OperationalError as exc:
+        pytest.fail(f"cannot connect to PostgreSQL at {make_url(url).host}: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def template_db(server_url: str) -> str:
+    """A migrated, empty database used as the template of every test database."""
+    url = create_database(server_url, TEMPLATE_DB)
+    upgrade(url)
+    from gis.db import _engine_for
+
+    _engine_for.cache_clear()  # no pooled connection may hold the template open
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+def fresh_db(server_url: str, template_db: str):
+    """URL of a new, migrated, empty database; dropped after the test."""
+    name = f"sigap_test_{os.getpid()}_{next(_counter)}"
+    url = create_database(server_url, name, template=template_db)
+    yield url
+    _dispose(url)
+    drop_database(server_url, name)
+
+
+def _dispose(url: str) -> None:
+    from gis.db import _engine_for
+
+    for key in [url, libpq_url(url)]:
+        try:
+            _engine_for(key).dispose()
+        except Exception:  # noqa: BLE001
+            pass
+    _engine_for.cache_clear()
+
+
+def _ingested_db(server_url: str, template_db: str, name: str, files: list[str]) -> str:
+    from ingest.osm import ingest_osm_file
+
+    url = create_database(server_url, name, template=template_db)
+    for f in files:
+        ingest_osm_file(shared_file(f), url, progress=False)
+    return url
+
+
+@pytest.fixture(scope="session")
+def helsinki_db(server_url: str, template_db: str) -> str:
+    """URL of a database holding ``helsinki.osm.pbf``. Treat as read-only."""
+    return _ingested_db(server_url, template_db, "sigap_test_helsinki", ["osm/helsinki.osm.pbf"])
+
+
+@pytest.fixture(scope="session")
+def andorra_db(server_url: str, template_db: str) -> str:
+    """URL of a database holding ``andorra.osm.pbf``. Treat as read-only."""
+    return _ingested_db(server_url, template_db, "sigap_test_andorra", ["osm/andorra.osm.pbf"])
