@@ -9,6 +9,7 @@ SIGAP_SECRET_KEY    Flask session secret. Required when SIGAP_ENV=production.
 SIGAP_PG_PORT       Preferred port of the local cluster. Default 54329.
 SIGAP_TILE_URL      Optional XYZ tile URL for a basemap (deployments with internet).
 SIGAP_TILE_ATTRIBUTION  Attribution text for SIGAP_TILE_URL.
+SIGAP_OVERPASS_URL  Overpass API used by ``sigap ingest osm --place``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Settings:
     pg_port: int
     tile_url: str | None
     tile_attribution: str
+    overpass_url: str
 
     @property
     def is_production(self) -> bool:
@@ -52,6 +54,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
         pg_port=int(env.get("SIGAP_PG_PORT", "54329")),
         tile_url=env.get("SIGAP_TILE_URL") or None,
         tile_attribution=env.get("SIGAP_TILE_ATTRIBUTION", ""),
+        overpass_url=env.get("SIGAP_OVERPASS_URL", "https://overpass-api.de/api/interpreter"),
     )
 
 

@@ -218,16 +218,22 @@ def _int(raw: str | None) -> int | None:
 # --- reading --------------------------------------------------------------------------------
 
 
-def _boundary_relations(path: Path) -> dict[int, tuple[dict[str, str], list[tuple[int, str]]]]:
-    """First pass: boundary relations and their member ways, ``{id: (tags, [(way, role)])}``."""
+def _relations(path: Path) -> dict[int, tuple[dict[str, str], list[tuple[int, str]]]]:
+    """First pass: relations we need and their member ways, ``{id: (tags, [(way, role)])}``.
+
+    These are administrative boundaries and points of interest mapped as multipolygons
+    (a fire station drawn as a relation, say).
+    """
     out: dict[int, tuple[dict[str, str], list[tuple[int, str]]]] = {}
     for rel in osmium.FileProcessor(str(path), osmium.osm.RELATION):
         tags = dict(rel.tags)
-        if tags.get("boundary") != "administrative":
-            continue
-        members = [(m.ref, m.role) for m in rel.members if m.type == "w"]
-        out[rel.id] = (tags, members)
+        if tags.get("boundary") == "administrative" or _is_poi(tags):
+            out[rel.id] = (tags, [(m.ref, m.role) for m in rel.members if m.type == "w"])
     return out
+
+
+def _is_poi(tags: dict[str, str]) -> bool:
+    return bool(office_category(tags) or waste_bin_kind(tags))
 
 
 def _way_coords(way, negative: dict[int, tuple[float, float]]) -> list:
@@ -304,11 +310,11 @@ def _to_multipolygon(geom) -> MultiPolygon | None:
 class _Reader:
     """Second pass: collects rows while pyosmium streams the file."""
 
-    def __init__(self, extract: OsmExtract, boundaries: dict) -> None:
+    def __init__(self, extract: OsmExtract, relations: dict) -> None:
         self.x = extract
-        self.boundaries = boundaries
-        self.boundary_way_ids = {w for _, members in boundaries.values() for w, _ in members}
-        self.boundary_ways: dict[int, list[tuple[int, float, float] | None]] = {}
+        self.relations = relations
+        self.member_way_ids = {w for _, members in relations.values() for w, _ in members}
+        self.member_ways: dict[int, list[tuple[int, float, float] | None]] = {}
         self.road_ways: list[tuple[int, dict[str, str], list[list[tuple[int, float, float]]]]] = []
         self.offices: dict[str, dict] = {}
         self.bins: dict[str, dict] = {}
@@ -359,11 +365,11 @@ class _Reader:
 
     def way(self, w) -> None:
         tags = dict(w.tags)
-        wants_poi = bool(office_category(tags) or waste_bin_kind(tags))
+        wants_poi = _is_poi(tags)
         routable = is_routable(tags)
-        in_boundary = w.id in self.boundary_way_ids
+        in_relation = w.id in self.member_way_ids
         closed_boundary = tags.get("boundary") == "administrative" and w.is_closed()
-        if not (wants_poi or routable or in_boundary or closed_boundary):
+        if not (wants_poi or routable or in_relation or closed_boundary):
             return
         coords = _way_coords(w, self.negative_nodes)
         if wants_poi:
@@ -375,9 +381,9 @@ class _Reader:
             else:
                 reason = "fewer than two of its nodes are in the file (clipped extract)"
                 self.x.rejects.append(Reject("road_segment", f"way/{w.id}", reason))
-        if in_boundary:
-            self.boundary_ways[w.id] = coords
-        if closed_boundary and w.id not in self.boundary_way_ids:
+        if in_relation:
+            self.member_ways[w.id] = coords
+        if closed_boundary and w.id not in self.member_way_ids:
             self.closed_boundary_way(w.id, tags, coords)
 
     def closed_boundary_way(self, way_id: int, tags: dict[str, str], coords: list) -> None:
@@ -410,18 +416,34 @@ class _Reader:
     # after the pass -----------------------------------------------------------------------
 
     def finish(self) -> None:
+        for rel_id, (tags, members) in self.relations.items():
+            if tags.get("boundary") == "administrative":
+                self.assemble_boundary(rel_id, tags, members)
+            else:
+                self.poi(f"relation/{rel_id}", tags, self.relation_point(members))
         self.x.offices = list(self.offices.values())
         self.x.waste_bins = list(self.bins.values())
         self.x.road_segments = split_road_ways(self.road_ways)
-        for rel_id, (tags, members) in self.boundaries.items():
-            self.assemble_boundary(rel_id, tags, members)
+
+    def relation_point(self, members: list[tuple[int, str]]) -> Point | None:
+        """Centroid of a multipolygon relation, or of whatever of its ways the file holds."""
+        lines = [
+            LineString([(c[1], c[2]) for c in self.member_ways[w]])
+            for w, role in members
+            if w in self.member_ways and None not in self.member_ways[w] and role != "inner"
+        ]
+        polys, _ = _ring_polygons(lines)
+        if polys:
+            return unary_union(polys).centroid
+        pts = [
+            (c[1], c[2]) for w, _ in members for c in self.member_ways.get(w, []) if c is not None
+        ]
+        return shapely.MultiPoint(pts).centroid if pts else None
 
     def assemble_boundary(self, rel_id: int, tags: dict, members: list[tuple[int, str]]) -> None:
         source_id = f"relation/{rel_id}"
-        missing = [w for w, _ in members if w not in self.boundary_ways]
-        broken = [
-            w for w, _ in members if w in self.boundary_ways and None in self.boundary_ways[w]
-        ]
+        missing = [w for w, _ in members if w not in self.member_ways]
+        broken = [w for w, _ in members if w in self.member_ways and None in self.member_ways[w]]
         reason = None
         if not members:
             reason = "relation has no member ways"
@@ -433,7 +455,7 @@ class _Reader:
         if reason is None:
             outer, inner = [], []
             for w, role in members:
-                line = LineString([(c[1], c[2]) for c in self.boundary_ways[w] if c is not None])
+                line = LineString([(c[1], c[2]) for c in self.member_ways[w] if c is not None])
                 (inner if role == "inner" else outer).append(line)
             outer_polys, outer_ok = _ring_polygons(outer)
             inner_polys, inner_ok = _ring_polygons(inner)
@@ -540,8 +562,7 @@ def read_osm(path: str | Path, *, progress: bool | None = None) -> OsmExtract:
     extract = OsmExtract(path=p.resolve(), sha256=file_sha256(p))
     disable = None if progress is None else not progress
     try:
-        boundaries = _boundary_relations(p)
-        reader = _Reader(extract, boundaries)
+        reader = _Reader(extract, _relations(p))
         bar = tqdm(desc=f"Reading {p.name}", unit=" objects", disable=disable, leave=False)
         with bar:
             for obj in osmium.FileProcessor(str(p)).with_locations():
@@ -597,9 +618,6 @@ def ingest_osm_file(path: str | Path, url: str, *, progress: bool | None = None)
     return extract, result
 
 
-OVERPASS_URL = "https://overpass-api.de/api/interpreter"
-
-
 def download_place(place: str, dest_dir: Path, *, timeout_s: float = 5.0) -> Path:
     """Download the OSM data of a named place (via OSMnx geocoding and Overpass) to a file.
 
@@ -608,9 +626,13 @@ def download_place(place: str, dest_dir: Path, *, timeout_s: float = 5.0) -> Pat
     import socket
     from urllib.parse import urlparse
 
-    host = urlparse(OVERPASS_URL).hostname or ""
+    from gis.settings import get_settings
+
+    overpass_url = get_settings().overpass_url
+    parsed = urlparse(overpass_url)
     try:
-        socket.create_connection((host, 443), timeout=timeout_s).close()
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        socket.create_connection((parsed.hostname or "", port), timeout=timeout_s).close()
     except OSError as exc:
         msg = (
             f"Cannot reach the OpenStreetMap servers to download '{place}' ({exc}). "
@@ -628,7 +650,7 @@ def download_place(place: str, dest_dir: Path, *, timeout_s: float = 5.0) -> Pat
         raise IngestError(msg, param="place") from exc
     west, south, east, north = area.total_bounds
     query = f"[out:xml][timeout:300];(nwr({south},{west},{north},{east}););(._;>;);out body;"
-    response = requests.post(OVERPASS_URL, data={"data": query}, timeout=600)
+    response = requests.post(overpass_url, data={"data": query}, timeout=600)
     if response.status_code != 200:
         msg = f"Overpass refused the download of '{place}' (HTTP {response.status_code})."
         raise IngestError(msg, param="place")

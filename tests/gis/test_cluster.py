@@ -1,0 +1,200 @@
+"""The project-local PostGIS cluster: start, no-op start, stale pid, port clash, root and not.
+
+Each test makes its own throw-away cluster under /var/tmp (reachable by the ``postgres`` user).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from gis.cluster import LocalCluster, _free_port
+
+IS_ROOT = os.geteuid() == 0
+
+
+@pytest.fixture
+def cluster_base():
+    base = Path(tempfile.mkdtemp(prefix="sigap-cluster-test-", dir="/var/tmp"))
+    base.chmod(0o755)
+    yield base / "pg"
+    cluster = LocalCluster(base / "pg")
+    if cluster.is_initialised():
+        cluster.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def postgis_version(url: str) -> str:
+    conn = psycopg2.connect(url, connect_timeout=5)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            cur.execute("SELECT postgis_lib_version()")
+            return cur.fetchone()[0]
+    finally:
+        conn.commit()
+        conn.close()
+
+
+def _lifecycle(base: Path, port: int) -> dict:
+    cluster = LocalCluster(base, preferred_port=port, fast=True)
+    first = cluster.start()
+    second = cluster.start()
+    version = postgis_version(cluster.url())
+    stopped = cluster.stop()
+    return {
+        "first": first,
+        "second": second,
+        "version": version,
+        "stopped": stopped,
+        "running_after_stop": cluster.is_running(),
+        "owner": pwd.getpwuid((base / "pgdata").stat().st_uid).pw_name,
+    }
+
+
+def test_start_is_idempotent_and_serves_postgis(cluster_base):
+    result = _lifecycle(cluster_base, _free_port())
+    assert result["first"] is True
+    assert result["second"] is False  # already running: a no-op
+    assert result["version"].startswith("3.")
+    assert result["stopped"] is True and result["running_after_stop"] is False
+    assert result["owner"] == ("postgres" if IS_ROOT else pwd.getpwuid(os.geteuid()).pw_name)
+
+
+def _run_as_unprivileged(base: Path, port: int) -> dict:
+    """Run the lifecycle in a forked child that has dropped root for the postgres user."""
+    pw = pwd.getpwnam("postgres")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    os.chown(base.parent, pw.pw_uid, pw.pw_gid)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_fd)
+        code = 0
+        try:
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+            os.environ["HOME"] = pw.pw_dir
+            payload = repr(_lifecycle(base, port))
+        except BaseException as exc:  # noqa: BLE001 - report anything to the parent
+            payload = repr({"error": f"{type(exc).__name__}: {exc}"})
+            code = 1
+        os.write(write_fd, payload.encode())
+        os.close(write_fd)
+        os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as fh:
+        payload = fh.read()
+    os.waitpid(pid, 0)
+    import ast
+
+    return ast.literal_eval(payload)
+
+
+# As root (CI), the test above covers the root path (runuser) and this one a normal user.
+UNPRIVILEGED = ["postgres"] if IS_ROOT else []
+
+
+@pytest.mark.parametrize("user", UNPRIVILEGED)
+def test_start_as_a_normal_user(cluster_base, user):
+    result = _run_as_unprivileged(cluster_base, _free_port())
+    assert "error" not in result, result
+    assert result["first"] is True and result["second"] is False
+    assert result["version"].startswith("3.")
+    assert result["owner"] == "postgres"
+
+
+def test_stale_pid_file_after_a_crash_is_recovered(cluster_base):
+    cluster = LocalCluster(cluster_base, preferred_port=_free_port(), fast=True)
+    cluster.start()
+    pid = int((cluster.pgdata / "postmaster.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    assert (cluster.pgdata / "postmaster.pid").exists()  # the crash left it behind
+    assert cluster.start() is True
+    assert postgis_version(cluster.url()).startswith("3.")
+    cluster.stop()
+
+
+def test_port_taken_by_another_program_picks_a_free_one(cluster_base):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        cluster = LocalCluster(cluster_base, preferred_port=taken, fast=True)
+        cluster.start()
+        try:
+            assert cluster.port != taken
+            assert (cluster_base / "port").read_text().strip() == str(cluster.port)
+            assert f":{cluster.port}/" in cluster.url()
+            assert postgis_version(cluster.url()).startswith("3.")
+            # a later command reads the remembered port
+            assert LocalCluster(cluster_base, preferred_port=taken).url() == cluster.url()
+        finally:
+            cluster.stop()
+
+
+def sigap(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gis", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_cli_start_status_url_stop(cluster_base):
+    env = {
+        **os.environ,
+        "SIGAP_DATA_DIR": str(cluster_base.parent),
+        "SIGAP_PG_PORT": str(_free_port()),
+    }
+    env.pop("DATABASE_URL", None)
+    started = sigap("db", "start", env=env)
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.startswith("Started")
+    again = sigap("db", "start", env=env)
+    assert again.stdout.startswith("Already running")
+    url = sigap("db", "url", env=env).stdout.strip()
+    assert url == f"postgresql://postgres@127.0.0.1:{env['SIGAP_PG_PORT']}/sigap"
+    psycopg2.connect(url).close()  # the database "sigap" exists
+    assert sigap("db", "status", env=env).stdout.startswith("running")
+    assert sigap("db", "stop", env=env).stdout.startswith("Stopped")
+    status = sigap("db", "status", env=env)
+    assert status.returncode == 3 and status.stdout.startswith("stopped")
+
+
+def test_database_url_is_used_instead_of_a_local_cluster(cluster_base, server_url):
+    env = {**os.environ, "SIGAP_DATA_DIR": str(cluster_base.parent), "DATABASE_URL": server_url}
+    assert sigap("db", "url", env=env).stdout.strip() == server_url
+    started = sigap("db", "start", env=env)
+    assert started.returncode == 0 and "DATABASE_URL is set" in started.stdout
+    assert not cluster_base.exists()  # nothing local was created
+
+
+def test_db_commands_without_a_server_say_what_to_do(cluster_base):
+    env = {**os.environ, "SIGAP_DATA_DIR": str(cluster_base.parent)}
+    env.pop("DATABASE_URL", None)
+    proc = sigap("db", "url", env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        "Error: The local database is not running. Start it with 'sigap db start'."
+    )
