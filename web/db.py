@@ -1,0 +1,44 @@
+"""Database access for the web layer: one pooled engine per URL, raw DBAPI cursors.
+
+The URL comes from ``app.config["DATABASE_URL"]``, so tests point the app at their own
+database. Queries are parameterised; identifiers come from the layer registry only and are
+quoted with ``psycopg2.sql``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import current_app
+
+from gis.db import get_engine
+
+logger = logging.getLogger(__name__)
+
+
+def app_database_url() -> str:
+    """The database URL of the current app (resolved lazily on first use)."""
+    url = current_app.config.get("DATABASE_URL")
+    if not url:
+        from gis.db import database_url
+
+        url = database_url(start=False)
+        current_app.config["DATABASE_URL"] = url
+    return url
+
+
+@contextmanager
+def cursor(url: str | None = None) -> Iterator:
+    """A psycopg2 cursor on a pooled connection; commits nothing (read-only use)."""
+    conn = get_engine(url or app_database_url()).raw_connection()
+    try:
+        cur = conn.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+        conn.rollback()
+    finally:
+        conn.close()

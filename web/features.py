@@ -1,0 +1,222 @@
+"""Layer queries behind the API, independent of Flask: items, counts, exports, tiles.
+
+Every query reads only the public fields of a :class:`layers.registry.LayerSpec`. A bbox
+filter is ``geom && envelope AND ST_Intersects(geom, envelope)``, which uses the GiST index.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from psycopg2 import sql
+
+from layers.registry import LAYERS, LayerSpec
+
+logger = logging.getLogger(__name__)
+
+Bbox = tuple[float, float, float, float]
+
+#: Decimal places of GeoJSON coordinates (1e-7 degrees is about 1 cm).
+COORD_DECIMALS = 7
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a layer: ``numberMatched`` in total, ``features`` for this page."""
+
+    number_matched: int
+    number_returned: int
+    features_json: str
+
+
+def _where(bbox: Bbox | None) -> tuple[sql.Composable, list]:
+    if bbox is None:
+        return sql.SQL("TRUE"), []
+    clause = sql.SQL(
+        "geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326) "
+        "AND ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))"
+    )
+    return clause, [*bbox, *bbox]
+
+
+def count(cur, spec: LayerSpec, bbox: Bbox | None = None) -> int:
+    """Number of features of ``spec`` inside ``bbox`` (all when None)."""
+    where, params = _where(bbox)
+    query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(sql.Identifier(spec.table), where)
+    cur.execute(query, params)
+    return int(cur.fetchone()[0])
+
+
+def layer_counts(cur) -> dict[str, int]:
+    """Feature count of every registered layer."""
+    return {name: count(cur, spec) for name, spec in LAYERS.items()}
+
+
+def _properties(spec: LayerSpec) -> sql.Composable:
+    pairs = [
+        sql.SQL("{}, {}").format(sql.Literal(f.name), sql.Identifier(f.name))
+        for f in spec.fields
+        if f.name != "id"
+    ]
+    return sql.SQL("json_build_object({})").format(sql.SQL(", ").join(pairs))
+
+
+def items_page(cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int, offset: int) -> Page:
+    """One page of features as a GeoJSON ``features`` array (text), built in PostGIS."""
+    where, params = _where(bbox)
+    matched = count(cur, spec, bbox)
+    query = sql.SQL(
+        "SELECT count(*), coalesce(json_agg(json_build_object("
+        "'type', 'Feature', 'id', id, "
+        "'geometry', ST_AsGeoJSON(geom, {decimals})::json, "
+        "'properties', {props})), '[]'::json)::text "
+        "FROM (SELECT * FROM {table} WHERE {where} ORDER BY id LIMIT %s OFFSET %s) AS page"
+    ).format(
+        decimals=sql.Literal(COORD_DECIMALS),
+        props=_properties(spec),
+        table=sql.Identifier(spec.table),
+        where=where,
+    )
+    cur.execute(query, [*params, limit, offset])
+    returned, features = cur.fetchone()
+    return Page(matched, int(returned), features)
+
+
+def feature_collection(page: Page, links: list[dict] | None = None) -> str:
+    """The GeoJSON FeatureCollection text of ``page``, with OGC API paging members."""
+    head = {
+        "type": "FeatureCollection",
+        "numberMatched": page.number_matched,
+        "numberReturned": page.number_returned,
+        "links": links or [],
+    }
+    return json.dumps(head)[:-1] + ', "features": ' + page.features_json + "}"
+
+
+def _rows(
+    cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int | None, offset: int, geom_sql: str
+):
+    """Rows of the public fields plus ``geom_sql``; ``limit=None`` means every row."""
+    where, params = _where(bbox)
+    cols = sql.SQL(", ").join(sql.Identifier(f.name) for f in spec.fields)
+    query = sql.SQL(
+        "SELECT {cols}, {geom} FROM {table} WHERE {where} ORDER BY id LIMIT %s OFFSET %s"
+    ).format(cols=cols, geom=sql.SQL(geom_sql), table=sql.Identifier(spec.table), where=where)
+    cur.execute(query, [*params, limit, offset])
+    return cur.fetchall()
+
+
+def _flat(value):
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def items_csv(cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int | None, offset: int) -> str:
+    """CSV of the public fields plus a ``wkt`` geometry column (QGIS reads it as is)."""
+    rows = _rows(cur, spec, bbox=bbox, limit=limit, offset=offset, geom_sql="ST_AsText(geom)")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*spec.field_names, "wkt"])
+    for row in rows:
+        writer.writerow([_flat(v) if v is not None else "" for v in row])
+    return out.getvalue()
+
+
+def items_gpkg(
+    cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int | None, offset: int
+) -> Iterator[bytes]:
+    """A GeoPackage (EPSG:4326) of the public fields, yielded in chunks for streaming."""
+    import geopandas as gpd
+    import pandas as pd
+    import pyogrio
+    import shapely
+
+    rows = _rows(cur, spec, bbox=bbox, limit=limit, offset=offset, geom_sql="ST_AsBinary(geom)")
+    names = spec.field_names
+    columns = {n: [_flat(r[i]) for r in rows] for i, n in enumerate(names)}
+    frame = pd.DataFrame(columns, columns=list(names))
+    for f in spec.fields:
+        if f.type == "datetime":
+            frame[f.name] = pd.to_datetime(frame[f.name], utc=True)
+        elif f.type in ("string", "array"):
+            frame[f.name] = frame[f.name].astype("object")
+    geoms = shapely.from_wkb([bytes(r[-1]) for r in rows]) if rows else []
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
+    fd, path = tempfile.mkstemp(suffix=".gpkg")
+    os.close(fd)
+    os.unlink(path)  # GDAL creates the file itself
+    pyogrio.write_dataframe(
+        gdf, path, layer=spec.name, driver="GPKG", geometry_type=spec.geometry_type
+    )
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            with open(path, "rb") as fh:
+                while block := fh.read(64 * 1024):
+                    yield block
+        finally:
+            os.unlink(path)
+
+    return chunks()
+
+
+#: Road attributes carried in each vector tile feature.
+TILE_FIELDS: tuple[str, ...] = ("id", "name", "highway", "condition", "oneway")
+
+
+def road_tile(cur, z: int, x: int, y: int) -> bytes:
+    """One Mapbox vector tile (layer ``roads``) of ``road_segment`` at ``z/x/y``."""
+    cols = sql.SQL(", ").join(sql.SQL("r.") + sql.Identifier(c) for c in TILE_FIELDS)
+    query = sql.SQL(
+        "WITH b AS (SELECT ST_TileEnvelope(%s, %s, %s) AS env) "
+        "SELECT ST_AsMVT(t, 'roads', 4096, 'geom', 'id') FROM ("
+        " SELECT {cols}, ST_AsMVTGeom(ST_Transform(r.geom, 3857), b.env, 4096, 64, true) AS geom"
+        " FROM road_segment r, b"
+        " WHERE r.geom && ST_Transform(b.env, 4326)"
+        ") AS t WHERE t.geom IS NOT NULL"
+    ).format(cols=cols)
+    cur.execute(query, [z, x, y])
+    return bytes(cur.fetchone()[0] or b"")
+
+
+def data_bounds(cur) -> tuple[float, float, float, float] | None:
+    """``(minlon, minlat, maxlon, maxlat)`` of the road network and offices, or None."""
+    cur.execute(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
+        " SELECT ST_Extent(geom) AS e FROM ("
+        "  SELECT geom FROM road_segment UNION ALL SELECT geom FROM office"
+        " ) AS g) AS x"
+    )
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        return None
+    return float(row[0]), float(row[1]), float(row[2]), float(row[3])
+
+
+def point_features(cur, spec: LayerSpec) -> list[dict]:
+    """Every feature of a point layer as ``{"id", "lat", "lon", <public fields>}``.
+
+    Used to hand a map page its markers in one JSON blob.
+    """
+    cols = sql.SQL(", ").join(sql.Identifier(f.name) for f in spec.fields)
+    query = sql.SQL("SELECT {cols}, ST_Y(geom), ST_X(geom) FROM {table} ORDER BY id").format(
+        cols=cols, table=sql.Identifier(spec.table)
+    )
+    cur.execute(query)
+    names = spec.field_names
+    out = []
+    for row in cur.fetchall():
+        item = {n: _flat(v) if n != "services" else v for n, v in zip(names, row, strict=False)}
+        item["lat"], item["lon"] = round(row[-2], COORD_DECIMALS), round(row[-1], COORD_DECIMALS)
+        out.append(item)
+    return out

@@ -1,0 +1,97 @@
+"""Languages: Indonesian first, English through ``?lang=en`` or the switch on every page.
+
+The choice is kept in a ``lang`` cookie so that it follows the user from page to page.
+Strings for the page's JavaScript are translated here and reach the page in its JSON blob.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+from flask_babel import Babel, gettext
+
+from layers.vocab import OFFICE_CATEGORY_LABELS
+
+LANGUAGES: tuple[str, ...] = ("id", "en")
+DEFAULT_LANGUAGE = "id"
+LANG_COOKIE = "lang"
+LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
+
+
+def select_locale() -> str:
+    """``?lang=``, else the ``lang`` cookie, else Indonesian."""
+    for raw in (request.args.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if raw in LANGUAGES:
+            return raw
+    return DEFAULT_LANGUAGE
+
+
+def current_lang() -> str:
+    if "lang" not in g:
+        g.lang = select_locale()
+    return g.lang
+
+
+def _remember_lang(response):
+    raw = request.args.get("lang")
+    if raw in LANGUAGES and request.cookies.get(LANG_COOKIE) != raw:
+        response.set_cookie(
+            LANG_COOKIE, raw, max_age=LANG_COOKIE_MAX_AGE_S, samesite="Lax", httponly=True
+        )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(app.root_path + "/translations"))
+    Babel(app, locale_selector=current_lang)
+    app.after_request(_remember_lang)
+    app.jinja_env.globals["current_lang"] = current_lang
+    app.jinja_env.globals["LANGUAGES"] = {"id": "Bahasa Indonesia", "en": "English"}
+
+
+def category_label(category: str) -> str:
+    labels = OFFICE_CATEGORY_LABELS.get(category)
+    if labels is None:
+        return category
+    return labels[1] if current_lang() == "en" else labels[0]
+
+
+def js_strings() -> dict[str, str]:
+    """Every string the page JavaScript shows, in the current language."""
+    return {
+        "minutes": gettext("%(n)s min"),
+        "hours_minutes": gettext("%(h)s h %(m)s min"),
+        "km": gettext("%(n)s km"),
+        "meters": gettext("%(n)s m"),
+        "trip": gettext("%(time)s %(mode)s, %(dist)s"),
+        "mode_walk": gettext("on foot"),
+        "mode_motorcycle": gettext("by motorcycle"),
+        "mode_car": gettext("by car"),
+        "searching": gettext("Searching for the nearest office..."),
+        "pick_point": gettext("Click the map or use “My location” to choose a starting point."),
+        "nearest_is": gettext("Nearest office:"),
+        "unreachable": gettext("No office of this kind can be reached from here."),
+        "error_off_network": gettext(
+            "This place is too far from any road we know. Choose a point closer to a road."
+        ),
+        "error_input": gettext("The request was not valid. Please choose another point."),
+        "error_not_found": gettext("Nothing was found for this request."),
+        "error_generic": gettext("Sorry, something went wrong. Please try again."),
+        "error_network": gettext("The server cannot be reached. Check your connection."),
+        "geolocation_unavailable": gettext("Your location is not available on this device."),
+        "origin": gettext("Starting point"),
+        "address": gettext("Address"),
+        "opening_hours": gettext("Opening hours"),
+        "phone": gettext("Phone"),
+        "name_missing": gettext("(no name)"),
+        "isochrone_minutes": gettext("Reachable within %(n)s minutes"),
+        "isochrone_loading": gettext("Computing reachable area..."),
+        "kind": gettext("Kind"),
+        "capacity": gettext("Capacity (litres)"),
+        "fill_level": gettext("Fill level"),
+        "last_emptied": gettext("Last emptied"),
+        "condition": gettext("Condition"),
+        "road": gettext("Road"),
+        "code": gettext("Area code"),
+        "population": gettext("Population"),
+    }

@@ -1,0 +1,147 @@
+"""Folium map builders for the three pages.
+
+Folium draws the map skeleton: the Leaflet map, the road basemap (vector tiles of our own
+road layer), one marker group per class, and the layer control. Every asset it links is
+served by this app (see :mod:`web.http`); folium's default Bootstrap, jQuery and
+awesome-markers are left out to keep pages light.
+
+Features from the database never pass through folium's popup or tooltip templates (which
+paste HTML into JavaScript strings). They reach the page as one JSON blob and ``sigap.js``
+builds markers and popups with ``textContent``, so any name shows as text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import folium
+from folium.plugins import MarkerCluster, VectorGridProtobuf
+from folium.utilities import JsCode
+
+from web.http import asset_url
+
+#: Central Jakarta: the map's centre when the database holds no data yet.
+FALLBACK_CENTER: tuple[float, float] = (-6.1754, 106.8272)
+MAX_ZOOM = 19
+ROAD_TILE_URL = "/api/roads/tiles/{z}/{x}/{y}.pbf"
+OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
+
+
+@dataclass
+class MapParts:
+    """A rendered folium map, in the pieces a page template needs."""
+
+    header: str
+    body: str
+    script: str
+    names: dict[str, object] = field(default_factory=dict)
+
+
+def _leaflet_assets() -> tuple[list, list]:
+    js = [("leaflet", asset_url("vendor", "leaflet.js", "leaflet"))]
+    css = [("leaflet_css", asset_url("vendor", "leaflet.css", "leaflet"))]
+    return js, css
+
+
+def new_map(
+    bounds: tuple[float, float, float, float] | None,
+    *,
+    tile_url: str | None = None,
+    tile_attribution: str = "",
+    tile_name: str = "Basemap",
+) -> folium.Map:
+    """An empty map fitted to ``bounds`` (minlon, minlat, maxlon, maxlat), no CDN assets."""
+    if bounds:
+        center = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
+    else:
+        center = FALLBACK_CENTER
+    m = folium.Map(
+        location=list(center),
+        zoom_start=14,
+        tiles=None,
+        max_zoom=MAX_ZOOM,
+        control_scale=True,
+    )
+    m.default_js, m.default_css = _leaflet_assets()
+    if bounds:
+        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    if tile_url:
+        folium.TileLayer(
+            tiles=tile_url,
+            attr=tile_attribution or OSM_ATTRIBUTION,
+            name=tile_name,
+            max_zoom=MAX_ZOOM,
+            overlay=False,
+        ).add_to(m)
+    return m
+
+
+def add_roads(m: folium.Map, name: str, *, style: str, interactive: bool = False):
+    """Our own road layer as vector tiles, styled by ``SIGAP.<style>`` in ``sigap.js``."""
+    layer = VectorGridProtobuf(
+        ROAD_TILE_URL,
+        name=name,
+        options={
+            "vectorTileLayerStyles": {"roads": JsCode(f"SIGAP.{style}")},
+            "interactive": interactive,
+            "maxNativeZoom": 18,
+            "maxZoom": MAX_ZOOM,
+            "attribution": OSM_ATTRIBUTION,
+        },
+    )
+    layer.default_js = [
+        (
+            "vectorGrid",
+            asset_url("vendor", "Leaflet.VectorGrid.bundled.min.js", "leaflet.vectorgrid"),
+        )
+    ]
+    layer.add_to(m)
+    return layer
+
+
+def add_clusters(m: folium.Map, groups: dict[str, str]) -> dict[str, str]:
+    """One marker cluster per class (class value -> layer name); returns JS variable names."""
+    names = {}
+    for value, label in groups.items():
+        cluster = MarkerCluster(name=label, options={"showCoverageOnHover": False})
+        cluster.default_js = [
+            (
+                "markerclusterjs",
+                asset_url("vendor", "leaflet.markercluster.js", "leaflet.markercluster"),
+            )
+        ]
+        cluster.default_css = [
+            ("markerclustercss", asset_url("vendor", "MarkerCluster.css", "leaflet.markercluster")),
+            (
+                "markerclusterdefaultcss",
+                asset_url("vendor", "MarkerCluster.Default.css", "leaflet.markercluster"),
+            ),
+        ]
+        cluster.add_to(m)
+        names[value] = cluster.get_name()
+    return names
+
+
+def add_groups(m: folium.Map, groups: dict[str, str], *, show: bool = True) -> dict[str, str]:
+    """One plain feature group per key (key -> layer name); returns JS variable names."""
+    names = {}
+    for key, label in groups.items():
+        group = folium.FeatureGroup(name=label, show=show)
+        group.add_to(m)
+        names[key] = group.get_name()
+    return names
+
+
+def finish(m: folium.Map, names: dict[str, object]) -> MapParts:
+    """Add the layer control, render, and split into header / body / script."""
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control.add_to(m)
+    root = m.get_root()
+    root.render()
+    names = {**names, "map": m.get_name(), "layerControl": control.get_name()}
+    return MapParts(
+        header=root.header.render(),
+        body=root.html.render(),
+        script=root.script.render(),
+        names=names,
+    )

@@ -1,0 +1,275 @@
+"""The OpenAPI 3 description of SIGAP's JSON API (``/api/openapi.json``).
+
+``tests/web/test_openapi.py`` checks that every API route is described here and that every
+described path is a route, so the description stays true.
+"""
+
+from __future__ import annotations
+
+from layers.registry import LAYERS
+from layers.vocab import OFFICE_CATEGORIES, WASTE_BIN_KINDS
+from web import params
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+
+
+def _q(name: str, schema: dict, description: str, *, required: bool = False) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _p(name: str, schema: dict, description: str) -> dict:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": schema,
+        "description": description,
+    }
+
+
+LAT = _q(
+    "lat",
+    {"type": "number", "minimum": -90, "maximum": 90},
+    "Latitude, WGS84 degrees.",
+    required=True,
+)
+LON = _q(
+    "lon",
+    {"type": "number", "minimum": -180, "maximum": 180},
+    "Longitude, WGS84 degrees.",
+    required=True,
+)
+
+
+def openapi_document(modes: tuple[str, ...]) -> dict:
+    """The OpenAPI 3.0 document; ``modes`` are the travel modes of the routing engine."""
+    mode = _q("mode", {"type": "string", "enum": list(modes), "default": "walk"}, "Travel mode.")
+    errors = {"400": _ERROR, "404": _ERROR, "422": _ERROR}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "SIGAP API",
+            "version": "1.0",
+            "description": (
+                "Public-service GIS: layers of offices, waste bins, roads and administrative "
+                "areas; nearest office and reachable areas by travel time. Errors are JSON "
+                '`{"error": {"code", "message", "param"}}` with HTTP 400, 404 or 422.'
+            ),
+        },
+        "paths": {
+            "/api/layers": {
+                "get": {
+                    "summary": "List the layers with their public fields and feature counts.",
+                    "operationId": "listLayers",
+                    "responses": {
+                        "200": {
+                            "description": "Layers.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+            "/api/layers/{name}/items": {
+                "get": {
+                    "summary": "Features of a layer (OGC API Features style paging).",
+                    "operationId": "layerItems",
+                    "parameters": [
+                        _p("name", {"type": "string", "enum": list(LAYERS)}, "Layer name."),
+                        _q(
+                            "bbox",
+                            {"type": "string", "example": "24.93,60.16,24.95,60.17"},
+                            "minlon,minlat,maxlon,maxlat in WGS84 degrees; uses the spatial index.",
+                        ),
+                        _q(
+                            "limit",
+                            {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": params.MAX_LIMIT,
+                            },
+                            f"Features per page, at most {params.MAX_LIMIT}. Default {params.DEFAULT_LIMIT} "
+                            "for GeoJSON; CSV and GeoPackage default to every matching feature.",
+                        ),
+                        _q(
+                            "offset",
+                            {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": params.MAX_OFFSET,
+                                "default": 0,
+                            },
+                            "Features to skip.",
+                        ),
+                        _q(
+                            "f",
+                            {"type": "string", "enum": list(params.FORMATS), "default": "geojson"},
+                            "Output format: GeoJSON, CSV (with a WKT column) or GeoPackage.",
+                        ),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A FeatureCollection with numberMatched and "
+                            "numberReturned, a CSV file or a GeoPackage file.",
+                            "content": {
+                                "application/geo+json": {
+                                    "schema": {"$ref": "#/components/schemas/FeatureCollection"}
+                                },
+                                "text/csv": {"schema": {"type": "string"}},
+                                "application/geopackage+sqlite3": {
+                                    "schema": {"type": "string", "format": "binary"}
+                                },
+                            },
+                        },
+                        **errors,
+                    },
+                }
+            },
+            "/api/roads/tiles/{z}/{x}/{y}.pbf": {
+                "get": {
+                    "summary": "A Mapbox vector tile of the roads (layer `roads`), with "
+                    "each segment's condition class.",
+                    "operationId": "roadTile",
+                    "parameters": [
+                        _p(
+                            "z",
+                            {"type": "integer", "minimum": 0, "maximum": params.MAX_TILE_ZOOM},
+                            "Zoom.",
+                        ),
+                        _p("x", {"type": "integer", "minimum": 0}, "Tile column."),
+                        _p("y", {"type": "integer", "minimum": 0}, "Tile row."),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The tile.",
+                            "content": {
+                                "application/vnd.mapbox-vector-tile": {
+                                    "schema": {"type": "string", "format": "binary"}
+                                }
+                            },
+                        },
+                        **errors,
+                    },
+                }
+            },
+            "/api/nearest": {
+                "get": {
+                    "summary": "Nearest offices of a category by travel time, with routes.",
+                    "operationId": "nearest",
+                    "parameters": [
+                        LAT,
+                        LON,
+                        _q(
+                            "category",
+                            {"type": "string", "enum": [*OFFICE_CATEGORIES, *WASTE_BIN_KINDS]},
+                            "Office category or waste-bin kind.",
+                            required=True,
+                        ),
+                        mode,
+                        _q(
+                            "k",
+                            {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": params.MAX_K,
+                                "default": 1,
+                            },
+                            "How many offices.",
+                        ),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Origin, snapped point and ranked results "
+                            "(travel_time_s, distance_m, route as a GeoJSON LineString); "
+                            "the same JSON as `sigap route nearest`.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **errors,
+                    },
+                }
+            },
+            "/api/isochrone": {
+                "get": {
+                    "summary": "Areas reachable from a point within the given minutes.",
+                    "operationId": "isochrone",
+                    "parameters": [
+                        LAT,
+                        LON,
+                        _q(
+                            "minutes",
+                            {"type": "string", "example": "5,10,15"},
+                            f"Comma-separated limits, each above 0 and at most "
+                            f"{params.MAX_MINUTES:g}; at most {params.MAX_ISO_BANDS} values.",
+                        ),
+                        mode,
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "One Feature per minutes value.",
+                            "content": {
+                                "application/geo+json": {
+                                    "schema": {"$ref": "#/components/schemas/FeatureCollection"}
+                                }
+                            },
+                        },
+                        **errors,
+                    },
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document.",
+                    "operationId": "openapi",
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3 document.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "FeatureCollection": {
+                    "type": "object",
+                    "required": ["type", "features"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["FeatureCollection"]},
+                        "numberMatched": {"type": "integer"},
+                        "numberReturned": {"type": "integer"},
+                        "links": {"type": "array", "items": {"type": "object"}},
+                        "features": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "param": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+            },
+            "responses": {
+                "Error": {
+                    "description": "Bad input (400), not found (404) or unprocessable (422).",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
+            },
+        },
+    }

@@ -1,0 +1,269 @@
+/* SIGAP map pages. Data arrives in one JSON blob (#sigap-data) or from the API; every
+ * text from the database is put on the page with textContent, never as HTML. */
+(function () {
+  "use strict";
+  var blob = null;
+  function data() {
+    if (blob === null) {
+      var node = document.getElementById("sigap-data");
+      blob = node ? JSON.parse(node.textContent) : {};
+    }
+    return blob;
+  }
+  function S(key) { return (data().strings || {})[key] || key; }
+  function fmt(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (m, k) { return String(values[k]); });
+  }
+  function decimal(n, digits) {
+    var s = n.toFixed(digits);
+    return data().lang === "en" ? s : s.replace(".", ",");
+  }
+  /* "12 menit dengan motor, 4,3 km" / "12 min by motorcycle, 4.3 km" */
+  function tripText(travelTimeS, distanceM, mode) {
+    var min = Math.max(1, Math.round(travelTimeS / 60));
+    var time = min < 60 ? fmt(S("minutes"), { n: min })
+      : fmt(S("hours_minutes"), { h: Math.floor(min / 60), m: min % 60 });
+    var dist = distanceM < 1000 ? fmt(S("meters"), { n: String(Math.round(distanceM / 10) * 10) })
+      : fmt(S("km"), { n: decimal(distanceM / 1000, 1) });
+    var modeText = (data().strings || {})["mode_" + mode] || mode;
+    return fmt(S("trip"), { time: time, mode: modeText, dist: dist });
+  }
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+  /* A popup: a title and label/value rows, all as text. */
+  function popupContent(title, rows) {
+    var root = el("div", "popup");
+    root.appendChild(el("h3", null, title || S("name_missing")));
+    var dl = el("dl");
+    rows.forEach(function (row) {
+      if (row[1] === null || row[1] === undefined || row[1] === "") { return; }
+      dl.appendChild(el("dt", null, row[0]));
+      dl.appendChild(el("dd", null, row[1]));
+    });
+    root.appendChild(dl);
+    return root;
+  }
+  function tooltipContent(text) { return el("span", null, text || S("name_missing")); }
+  function layer(name) { return window[name]; }
+  function map() { return layer(data().names.map); }
+
+  function pointMarker(item, color) {
+    return L.circleMarker([item.lat, item.lon], {
+      radius: 9, color: "#ffffff", weight: 2, fillColor: color || "#333", fillOpacity: 0.95
+    });
+  }
+  function officeMarker(o) {
+    var d = data();
+    var m = pointMarker(o, d.colors[o.category]);
+    m.bindPopup(popupContent(o.name, [
+      ["", d.categories[o.category] || o.category],
+      [S("address"), o.address],
+      [S("opening_hours"), o.opening_hours],
+      [S("phone"), o.phone]
+    ]));
+    m.bindTooltip(tooltipContent(o.name));
+    m.options.sigapId = o.id;
+    return m;
+  }
+  function setResult(nodes, isError) {
+    var box = document.getElementById("result");
+    if (!box) { return; }
+    box.className = "result" + (isError ? " error" : "");
+    box.textContent = "";
+    nodes.forEach(function (n) { box.appendChild(typeof n === "string" ? el("p", null, n) : n); });
+  }
+  function errorText(status) {
+    if (status === 0) { return S("error_network"); }
+    if (status === 422) { return S("error_off_network"); }
+    if (status === 400) { return S("error_input"); }
+    if (status === 404) { return S("error_not_found"); }
+    return S("error_generic");
+  }
+  function getJSON(url) {
+    return fetch(url, { headers: { "Accept": "application/json" } }).then(function (r) {
+      return r.json().catch(function () { return null; }).then(function (body) {
+        if (!r.ok) { var e = new Error("http " + r.status); e.status = r.status; e.body = body; throw e; }
+        return body;
+      });
+    }, function () { var e = new Error("network"); e.status = 0; throw e; });
+  }
+  function checkedMode() {
+    var r = document.querySelector("input[name=mode]:checked");
+    return r ? r.value : "walk";
+  }
+
+  /* --- road styles, used by the vector-tile layer while tiles render --- */
+  var MAJOR = { motorway: 1, trunk: 1, primary: 1, secondary: 1, tertiary: 1,
+    motorway_link: 1, trunk_link: 1, primary_link: 1, secondary_link: 1 };
+  var FOOT = { footway: 1, path: 1, steps: 1, pedestrian: 1, cycleway: 1, bridleway: 1, corridor: 1 };
+  function roadWeight(highway, zoom) {
+    var base = MAJOR[highway] ? 4 : (FOOT[highway] ? 1.2 : 2.5);
+    return zoom >= 16 ? base * 1.5 : base;
+  }
+  function roadBaseStyle(props, zoom) {
+    return { color: MAJOR[props.highway] ? "#8a8f98" : "#b3b8bf", weight: roadWeight(props.highway, zoom),
+      opacity: 0.9, dashArray: FOOT[props.highway] ? "3 3" : null };
+  }
+  function roadConditionStyle(props, zoom) {
+    var colors = data().conditionColors || {};
+    return { color: colors[props.condition] || "#9e9e9e",
+      weight: roadWeight(props.highway, zoom) + 1, opacity: 0.95 };
+  }
+
+  /* --- pages --- */
+  function initCitizen() {
+    var d = data();
+    d.offices.forEach(function (o) {
+      var cluster = layer(d.names.clusters[o.category]);
+      if (cluster) { cluster.addLayer(officeMarker(o)); }
+    });
+    var m = map();
+    var routeLayer = L.layerGroup().addTo(m);
+    var origin = null;
+    var seq = 0;
+    function search() {
+      if (!origin) { return; }
+      var category = document.getElementById("category").value;
+      var mode = checkedMode();
+      var mine = ++seq;
+      routeLayer.clearLayers();
+      L.circleMarker(origin, { radius: 8, color: "#000", weight: 3, fillColor: "#fff", fillOpacity: 1 })
+        .bindTooltip(tooltipContent(S("origin"))).addTo(routeLayer);
+      setResult([S("searching")]);
+      document.body.dataset.routeState = "loading";
+      var url = "/api/nearest?" + new URLSearchParams({
+        lat: origin.lat.toFixed(6), lon: origin.lng.toFixed(6), category: category, mode: mode, k: "1"
+      }).toString();
+      getJSON(url).then(function (res) {
+        if (mine !== seq) { return; }
+        if (res.unreachable || !res.results || !res.results.length) {
+          setResult([S("unreachable")], true);
+          document.body.dataset.routeState = "unreachable";
+          return;
+        }
+        var best = res.results[0];
+        var line = L.geoJSON(best.route, { style: { color: "#0b4f6c", weight: 6, opacity: 0.85 } });
+        line.addTo(routeLayer);
+        var f = best.facility;
+        pointMarker(f, "#ffd600").setRadius(12).bindTooltip(tooltipContent(f.name)).addTo(routeLayer);
+        var trip = el("p", "trip", tripText(best.travel_time_s, best.distance_m, res.mode));
+        setResult([el("p", null, S("nearest_is")), el("p", "facility-name", f.name || S("name_missing")), trip]);
+        var bounds = line.getBounds().extend(origin);
+        if (bounds.isValid()) { m.fitBounds(bounds, { padding: [40, 40], maxZoom: 17 }); }
+        document.body.dataset.routeState = "done";
+      }).catch(function (err) {
+        if (mine !== seq) { return; }
+        setResult([errorText(err.status)], true);
+        document.body.dataset.routeState = "error";
+      });
+    }
+    m.on("click", function (e) { origin = e.latlng; search(); });
+    document.getElementById("category").addEventListener("change", search);
+    document.querySelectorAll("input[name=mode]").forEach(function (r) { r.addEventListener("change", search); });
+    document.getElementById("locate").addEventListener("click", function () {
+      if (!navigator.geolocation) { setResult([S("geolocation_unavailable")], true); return; }
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        origin = L.latLng(pos.coords.latitude, pos.coords.longitude);
+        search();
+      }, function () { setResult([S("geolocation_unavailable")], true); }, { timeout: 10000 });
+    });
+  }
+
+  function initSanitation() {
+    var d = data();
+    d.bins.forEach(function (b) {
+      var group = layer(d.names.groups[b.kind]);
+      if (!group) { return; }
+      var mk = pointMarker(b, d.colors[b.kind]);
+      mk.setRadius(7);
+      mk.bindPopup(popupContent(b.name || d.kinds[b.kind], [
+        [S("kind"), d.kinds[b.kind] || b.kind],
+        [S("capacity"), b.capacity_l],
+        [S("fill_level"), b.fill_level === null ? null : Math.round(b.fill_level * 100) + "%"],
+        [S("last_emptied"), b.last_emptied_at]
+      ]));
+      mk.bindTooltip(tooltipContent(b.name || d.kinds[b.kind]));
+      group.addLayer(mk);
+    });
+    var roads = layer(d.names.roads);
+    if (roads) {
+      roads.on("click", function (e) {
+        var p = e.layer && e.layer.properties ? e.layer.properties : {};
+        L.popup().setLatLng(e.latlng).setContent(popupContent(p.name || S("road"), [
+          [S("condition"), d.conditions[p.condition] || p.condition]
+        ])).openOn(map());
+      });
+    }
+  }
+
+  function initPlanning() {
+    var d = data();
+    var cluster = layer(d.names.clusters.offices);
+    d.offices.forEach(function (o) { cluster.addLayer(officeMarker(o)); });
+    var admin = layer(d.names.groups.admin);
+    getJSON("/api/layers/admin_area/items?limit=10000").then(function (fc) {
+      L.geoJSON(fc, {
+        style: { color: "#6a1b9a", weight: 2, fillOpacity: 0.05 },
+        onEachFeature: function (feature, lyr) {
+          var p = feature.properties || {};
+          lyr.bindTooltip(tooltipContent(p.name));
+          lyr.bindPopup(popupContent(p.name, [[S("code"), p.code], [S("population"), p.population]]));
+        }
+      }).eachLayer(function (l) { admin.addLayer(l); });
+    }).catch(function () { /* the layer stays empty; the map still works */ });
+    var iso = layer(d.names.groups.isochrone);
+    var m = map();
+    var seq = 0;
+    var point = null;
+    var COLORS = ["#1a9850", "#fee08b", "#d73027"];
+    function run() {
+      if (!point) { return; }
+      var minutes = document.getElementById("minutes").value;
+      var mode = checkedMode();
+      var mine = ++seq;
+      setResult([S("isochrone_loading")]);
+      document.body.dataset.isoState = "loading";
+      var url = "/api/isochrone?" + new URLSearchParams({
+        lat: point.lat.toFixed(6), lon: point.lng.toFixed(6), minutes: minutes, mode: mode
+      }).toString();
+      getJSON(url).then(function (fc) {
+        if (mine !== seq) { return; }
+        iso.clearLayers();
+        L.circleMarker(point, { radius: 7, color: "#000", weight: 3, fillColor: "#fff", fillOpacity: 1 }).addTo(iso);
+        L.geoJSON(fc, { style: function (f) {
+          return { color: COLORS[0], weight: 2, fillOpacity: 0.25 };
+        } }).eachLayer(function (l) { iso.addLayer(l); });
+        var modeText = (d.strings || {})["mode_" + mode] || mode;
+        setResult([el("p", "trip", fmt(S("isochrone_minutes"), { n: minutes }) + " (" + modeText + ")")]);
+        document.body.dataset.isoState = "done";
+      }).catch(function (err) {
+        if (mine !== seq) { return; }
+        setResult([errorText(err.status)], true);
+        document.body.dataset.isoState = "error";
+      });
+    }
+    m.on("click", function (e) { point = e.latlng; run(); });
+    document.getElementById("minutes").addEventListener("change", run);
+    document.querySelectorAll("input[name=mode]").forEach(function (r) { r.addEventListener("change", run); });
+  }
+
+  function init() {
+    var page = data().page;
+    if (page === "citizen") { initCitizen(); }
+    else if (page === "sanitation") { initSanitation(); }
+    else if (page === "planning") { initPlanning(); }
+    document.body.dataset.ready = "1";
+  }
+
+  window.SIGAP = {
+    roadBaseStyle: roadBaseStyle,
+    roadConditionStyle: roadConditionStyle,
+    tripText: tripText,
+    popupContent: popupContent
+  };
+  document.addEventListener("DOMContentLoaded", init);
+})();
