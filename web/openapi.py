@@ -93,7 +93,8 @@ def openapi_document(modes: tuple[str, ...]) -> dict:
                                 "minimum": 1,
                                 "maximum": params.MAX_LIMIT,
                             },
-                            f"Features per page, at most {params.MAX_LIMIT}. Default {params.DEFAULT_LIMIT} "
+                            f"Features per page, at most {params.MAX_LIMIT}. "
+                            f"Default {params.DEFAULT_LIMIT} "
                             "for GeoJSON; CSV and GeoPackage default to every matching feature.",
                         ),
                         _q(
