@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
 import shapely
 from psycopg2 import sql
 from tqdm import tqdm
@@ -77,29 +78,33 @@ class LoadResult:
     run_id: int | None = None
 
 
-def _csv_value(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, shapely.Geometry):
-        return shapely.to_wkb(value, hex=True, include_srid=False)
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, list):
-        # PostgreSQL array literal, every element quoted.
-        inner = ",".join(
-            '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value
-        )
-        return "{" + inner + "}"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
+def _pg_array(values: list) -> str:
+    """A PostgreSQL array literal with every element quoted."""
+    quoted = (str(v).replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{q}"' for q in quoted) + "}"
+
+
+def _column_text(values: list) -> list[str | None]:
+    """One column of rows as COPY text, converted in bulk (geometries as hex WKB)."""
+    sample = next((v for v in values if v is not None), None)
+    if isinstance(sample, shapely.Geometry):
+        return list(shapely.to_wkb(np.asarray(values, dtype=object), hex=True))
+    if isinstance(sample, bool):
+        return [None if v is None else ("t" if v else "f") for v in values]
+    if isinstance(sample, list):
+        return [None if v is None else _pg_array(v) for v in values]
+    if isinstance(sample, datetime):
+        return [None if v is None else v.isoformat() for v in values]
+    return [None if v is None else str(v) for v in values]
 
 
 def _copy_rows(cur, stage: str, columns: Sequence[str], rows: Sequence[dict]) -> None:
+    null = "\\N"
+    text_columns = [
+        [null if v is None else v for v in _column_text([r.get(c) for r in rows])] for c in columns
+    ]
     buf = io.StringIO()
-    writer = csv.writer(buf)
-    for row in rows:
-        writer.writerow(["\\N" if (v := _csv_value(row.get(c))) is None else v for c in columns])
+    csv.writer(buf).writerows(zip(*text_columns, strict=True))
     buf.seek(0)
     copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(
         sql.Identifier(stage), sql.SQL(", ").join(map(sql.Identifier, columns))
@@ -110,7 +115,8 @@ def _copy_rows(cur, stage: str, columns: Sequence[str], rows: Sequence[dict]) ->
 def upsert_layer(cur, layer: str, rows: Sequence[dict]) -> tuple[int, int]:
     """COPY ``rows`` into a staging table and upsert them into ``layer``'s table.
 
-    Rows are matched on ``(source, source_id)``. Unchanged rows are not touched.
+    Rows are matched on ``(source, source_id)``. Unchanged rows are not touched. When the
+    table holds no rows of these sources yet, the rows are copied straight into it.
 
     Returns
     -------
@@ -120,8 +126,17 @@ def upsert_layer(cur, layer: str, rows: Sequence[dict]) -> tuple[int, int]:
     if not rows:
         return 0, 0
     cols = ("source", "source_id", *spec.columns)
-    stage = f"stage_{spec.table}"
     table = sql.Identifier(spec.table)
+    sources = sorted({r["source"] for r in rows})
+    cur.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE source = ANY(%s))").format(table),
+        (sources,),
+    )
+    if not cur.fetchone()[0]:
+        # First load of this source: nothing to match against, COPY straight into the table.
+        _copy_rows(cur, spec.table, cols, rows)
+        return len(rows), 0
+    stage = f"stage_{spec.table}"
     cur.execute(
         sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
             sql.Identifier(stage), sql.SQL(", ").join(map(sql.Identifier, cols)), table

@@ -1,0 +1,39 @@
+"""Shared benchmark plumbing: a scratch database and a timer."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import psycopg2
+from sqlalchemy.engine import make_url
+
+from gis.db import database_url, libpq_url, upgrade
+
+
+def scratch_database(name: str) -> str:
+    """(Re)create database ``name`` on the configured server, migrated; return its URL."""
+    server = libpq_url(database_url(start=True))
+    admin = make_url(server).set(database="postgres").render_as_string(hide_password=False)
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    return url
+
+
+def timed(fn: Callable[[], object], *, repeat: int = 3) -> float:
+    """Median wall time of ``fn`` in seconds over ``repeat`` runs."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
