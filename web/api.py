@@ -93,10 +93,7 @@ def layer_items(name: str):
     bbox = params.parse_bbox(args.get("bbox"))
     # GeoJSON pages default to DEFAULT_LIMIT; a CSV or GeoPackage export defaults to every
     # matching feature (an explicit limit still has the same maximum).
-    default_limit = params.DEFAULT_LIMIT if fmt == "geojson" else None
-    limit = params.parse_int(
-        args, "limit", default=default_limit, minimum=1, maximum=params.MAX_LIMIT
-    )
+    limit = params.parse_optional_int(args, "limit", minimum=1, maximum=params.MAX_LIMIT)
     offset = params.parse_int(args, "offset", default=0, minimum=0, maximum=params.MAX_OFFSET)
     with cursor() as cur:
         if fmt == "csv":
@@ -109,9 +106,9 @@ def layer_items(name: str):
             resp = Response(chunks, mimetype="application/geopackage+sqlite3")
             resp.headers["Content-Disposition"] = f'attachment; filename="{name}.gpkg"'
             return resp
-        assert limit is not None
-        page = features.items_page(cur, spec, bbox=bbox, limit=limit, offset=offset)
-    links = _links(name, fmt, offset, limit, page.number_matched)
+        page_size = params.DEFAULT_LIMIT if limit is None else limit
+        page = features.items_page(cur, spec, bbox=bbox, limit=page_size, offset=offset)
+    links = _links(name, fmt, offset, page_size, page.number_matched)
     return Response(features.feature_collection(page, links), mimetype=GEOJSON)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from werkzeug.security import safe_join
+from werkzeug.wrappers import Response as BaseResponse
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def _accepts_gzip() -> bool:
     return "gzip" in request.headers.get("Accept-Encoding", "").lower()
 
 
-def _send_asset(base: Path, filename: str) -> Response:
+def _send_asset(base: Path, filename: str) -> BaseResponse:
     joined = safe_join(str(base), filename)
     if joined is None or not Path(joined).is_file():
         abort(404)
@@ -110,7 +111,7 @@ def static_dir() -> Path:
 
 
 @bp.route("/vendor/<package>/<path:filename>")
-def vendor(package: str, filename: str) -> Response:
+def vendor(package: str, filename: str) -> BaseResponse:
     """A file of Leaflet or a plugin, from ``node_modules``."""
     sub = VENDOR_DIRS.get(package)
     if sub is None:
@@ -119,7 +120,7 @@ def vendor(package: str, filename: str) -> Response:
 
 
 @bp.route("/static/<path:filename>")
-def static(filename: str) -> Response:
+def static(filename: str) -> BaseResponse:
     """SIGAP's own CSS and JavaScript."""
     return _send_asset(static_dir(), filename)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import folium
+from branca.element import Figure
 from folium.plugins import MarkerCluster, VectorGridProtobuf
 from folium.utilities import JsCode
 
@@ -137,6 +138,7 @@ def finish(m: folium.Map, names: dict[str, object]) -> MapParts:
     control = folium.LayerControl(collapsed=False, position="topright")
     control.add_to(m)
     root = m.get_root()
+    assert isinstance(root, Figure)
     root.render()
     names = {**names, "map": m.get_name(), "layerControl": control.get_name()}
     return MapParts(

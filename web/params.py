@@ -48,14 +48,22 @@ def parse_int(
     args: Mapping[str, str],
     param: str,
     *,
-    default: int | None,
+    default: int,
     minimum: int,
     maximum: int,
-) -> int | None:
+) -> int:
     """An integer parameter within ``[minimum, maximum]``, or ``default`` when absent."""
+    value = parse_optional_int(args, param, minimum=minimum, maximum=maximum)
+    return default if value is None else value
+
+
+def parse_optional_int(
+    args: Mapping[str, str], param: str, *, minimum: int, maximum: int
+) -> int | None:
+    """An integer parameter within ``[minimum, maximum]``, or None when absent."""
     raw = args.get(param)
     if raw is None or raw == "":
-        return default
+        return None
     try:
         value = int(raw)
     except ValueError:

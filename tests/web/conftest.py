@@ -33,3 +33,33 @@ def db_rows(helsinki_db):
             conn.close()
 
     return run
+
+
+@pytest.fixture(scope="session")
+def routed_db(server_url, template_db):
+    """Our own copy of Helsinki with the routing network built (the build writes costs)."""
+    from gis.network import build_network
+    from ingest.osm import ingest_osm_file
+    from tests.conftest import create_database, drop_database, shared_file
+
+    name = "sigap_test_web_routed"
+    url = create_database(server_url, name, template=template_db)
+    ingest_osm_file(shared_file("osm/helsinki.osm.pbf"), url, progress=False)
+    build_network(url, progress=False)
+    yield url
+    from gis.db import _engine_for
+    from gis.routing import clear_routers
+
+    clear_routers()
+    _engine_for.cache_clear()
+    drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def routed_app(routed_db):
+    return create_app({"DATABASE_URL": routed_db, "TESTING": True})
+
+
+@pytest.fixture
+def routed_client(routed_app):
+    return routed_app.test_client()
