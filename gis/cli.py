@@ -159,3 +159,50 @@ def ingest_osm(path: str | None, place: str | None, progress: bool | None) -> No
     extract, result = ingest_osm_file(path, url, progress=progress)
     click.echo(f"Loaded {extract.path.name} (sha256 {extract.sha256[:12]}...)")
     print_load_summary(extract, result)
+
+
+# --- web server -----------------------------------------------------------------------------
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="gunicorn worker processes (default: one per CPU core).",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Run Flask's development server with the debugger instead of gunicorn (never in "
+    "production).",
+)
+def serve(host: str, port: int, workers: int | None, debug: bool) -> None:
+    """Serve the maps and the API (gunicorn; the Flask dev server only with --debug)."""
+    import os
+
+    from gis.db import database_url
+    from web import create_app
+
+    url = database_url(start=True)
+    app = create_app({"DATABASE_URL": url})
+    click.echo(f"SIGAP is serving at http://{host}:{port}/  (Ctrl+C stops it)")
+    if debug:
+        app.run(host=host, port=port, debug=True, use_reloader=False)
+        return
+    from gunicorn.app.base import BaseApplication
+
+    class _Gunicorn(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers or os.cpu_count() or 2)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 4)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("loglevel", "warning")
+            self.cfg.set("proc_name", "sigap")
+
+        def load(self):
+            return app
+
+    _Gunicorn().run()
