@@ -1,0 +1,756 @@
+"""Routing queries: nearest facility by travel time, k nearest, isochrones.
+
+Everything here runs on the memory-mapped arrays of :mod:`gis.network`; the hot path never
+touches PostGIS.
+
+Snapping
+--------
+The origin snaps to the nearest *edge* (not node) that the mode may use, measured in a local
+metric projection: a KD-tree over points spaced along every segment gives candidates, and the
+exact point-to-polyline distance decides (with a bound that makes the answer exact, not just
+likely). From the snapped point the traveller moves along that segment to its end ``v``
+(cost ``(1 - f) * cost``) or, unless the segment is one-way for the mode, back to ``u``
+(``f * cost``), where ``f`` is the fraction of the segment's length before the snapped point.
+Points further than :data:`SNAP_LIMIT_M` from every road the mode may use are refused.
+
+Facilities snap to the nearest node of the mode's largest strongly connected component, so a
+clinic next to an isolated parking aisle is still reachable.
+
+Queries
+-------
+* ``k = 1``: the precomputed nearest-facility table (a multi-source Dijkstra on the reversed
+  graph) gives, for both ends of the snapped segment, the time to the nearest facility and
+  the next hop; the route is the chain of next hops. O(route length).
+* ``k > 1`` and isochrones: a bounded Dijkstra (``limit=``) from the origin. The origin is not
+  a node, so the search starts at the nearer end ``s`` of the snapped segment and, for the
+  duration of the call, the edge ``s -> o`` to the other end ``o`` costs only the difference
+  of the two offsets: exact, with one Dijkstra instead of two. The weights are a private
+  copy-on-write map and the change is made under a lock.
+
+If no network has been built for the database, the first query builds it (a one-off, a second
+or so for a city extract); after that a query only checks, at most every
+:data:`RELOAD_CHECK_S` seconds, whether the cache's manifest changed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import shapely
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from gis.errors import InvalidInputError, NotFoundError, UnprocessableError
+from gis.network import (
+    EARTH_RADIUS_M,
+    FACILITY_CATEGORIES,
+    MANIFEST,
+    MODES,
+    PROFILES,
+    Network,
+    build_network,
+    cache_root,
+    csr_graph,
+    load_network,
+    read_manifest,
+)
+from layers.vocab import WASTE_BIN_KINDS
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MODES", "Router", "facility_categories", "get_router", "isochrone", "nearest"]
+
+#: Origins further than this from every road the mode may use are refused (metres).
+SNAP_LIMIT_M = 1000.0
+#: Largest ``k`` for k-nearest.
+MAX_K = 10
+#: Isochrone limits: at most this many values, each in (0, MAX_MINUTES].
+MAX_ISOCHRONES = 6
+MAX_MINUTES = 120.0
+#: How often (seconds) a query checks whether the cache was rebuilt.
+RELOAD_CHECK_S = 2.0
+#: KD-tree candidates per snap before the exactness check.
+_SNAP_CANDIDATES = 8
+
+
+def facility_categories() -> tuple[str, ...]:
+    """Every category a nearest-facility query accepts: office categories, waste-bin kinds."""
+    return FACILITY_CATEGORIES
+
+
+# --- input validation -----------------------------------------------------------------------
+
+
+def _haversine1(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle distance in metres between two points (scalar, fast)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(a, 1.0)))
+
+
+def _coordinate(value, name: str, bound: float) -> float:
+    if isinstance(value, bool):
+        value = None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        msg = f"'{name}' must be a number, got {value!r}."
+        raise InvalidInputError(msg, param=name) from None
+    if not math.isfinite(number) or not -bound <= number <= bound:
+        msg = f"'{name}' must be between {-bound:g} and {bound:g}, got {value!r}."
+        raise InvalidInputError(msg, param=name)
+    return number
+
+
+def validate_point(lat, lon) -> tuple[float, float]:
+    """``(lat, lon)`` as floats in range, or :class:`InvalidInputError`."""
+    return _coordinate(lat, "lat", 90.0), _coordinate(lon, "lon", 180.0)
+
+
+def validate_mode(mode) -> str:
+    if mode not in MODES:
+        msg = f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}."
+        raise InvalidInputError(msg, param="mode")
+    return str(mode)
+
+
+def validate_category(category) -> str:
+    if category not in FACILITY_CATEGORIES:
+        msg = (
+            f"Unknown category {category!r}; choose one of {', '.join(FACILITY_CATEGORIES)} "
+            "(office categories, then waste-bin kinds)."
+        )
+        raise InvalidInputError(msg, param="category")
+    return str(category)
+
+
+def validate_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
+        msg = f"'k' must be a whole number from 1 to {MAX_K}, got {k!r}."
+        raise InvalidInputError(msg, param="k")
+    return int(k)
+
+
+def validate_minutes(minutes) -> list[float]:
+    if isinstance(minutes, int | float) and not isinstance(minutes, bool):
+        minutes = [minutes]
+    if isinstance(minutes, str) or not isinstance(minutes, Sequence) or not minutes:
+        msg = "'minutes' must be a list of one or more numbers of minutes."
+        raise InvalidInputError(msg, param="minutes")
+    if len(minutes) > MAX_ISOCHRONES:
+        msg = f"'minutes' may hold at most {MAX_ISOCHRONES} values."
+        raise InvalidInputError(msg, param="minutes")
+    out = []
+    for m in minutes:
+        try:
+            value = float(m) if not isinstance(m, bool) else math.nan
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value) or not 0 < value <= MAX_MINUTES:
+            msg = f"Each of 'minutes' must be a number above 0 and at most {MAX_MINUTES:g}."
+            raise InvalidInputError(msg, param="minutes")
+        out.append(value)
+    return sorted(set(out), reverse=True)
+
+
+# --- the per-mode query structures ----------------------------------------------------------
+
+
+@dataclass
+class Snap:
+    """Where an origin joined the network."""
+
+    lat: float
+    lon: float
+    x: float
+    y: float
+    distance_m: float
+    edge: int  # segment index
+    vertex: int  # the snapped point lies between vertex and vertex + 1 of the segment
+    fraction: float  # share of the segment's length before the snapped point
+    # (node, offset_s, towards_v) for each end the traveller may move to
+    options: list[tuple[int, float, bool]]
+
+
+class ModeGraph:
+    """One mode's adjacency, snapping index and a lock for the one-edge weight trick."""
+
+    def __init__(self, net: Network, mode: str) -> None:
+        a = net.arrays
+        self.mode = mode
+        self.indptr = a[f"{mode}.indptr"]
+        self.indices = a[f"{mode}.indices"]
+        self.weight = a[f"{mode}.weight"]
+        self.edge = a[f"{mode}.edge"]
+        self.graph = csr_graph(self.indptr, self.indices, self.weight)
+        self.cost = a[f"edge_cost_{mode}"]
+        self.oneway = PROFILES[mode].oneway
+        self.lock = threading.Lock()
+        self._build_snap_index(net)
+
+    def _build_snap_index(self, net: Network) -> None:
+        a = net.arrays
+        offsets = a["geom_offsets"]
+        edges = np.flatnonzero(~np.isnan(self.cost))
+        starts, ends = offsets[edges], offsets[edges + 1]
+        counts = ends - starts - 1  # pieces per segment
+        counts = np.maximum(counts, 0)
+        total = int(counts.sum())
+        first = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        piece = (first + np.arange(total)).astype(np.int64)  # global index of a piece's 1st vertex
+        proj = net.projection()
+        self.xy, self.cum = net.geometry_xy()
+        xy0 = self.xy[piece]
+        xy1 = self.xy[piece + 1]
+        length = np.hypot(*(xy1 - xy0).T)
+        self.spacing_m = max(25.0, float(np.quantile(length, 0.95))) if total else 25.0
+        n_sub = np.maximum(1, np.ceil(length / self.spacing_m)).astype(np.int64)
+        owner = np.repeat(np.arange(total), n_sub)
+        k = np.arange(int(n_sub.sum())) - np.repeat(np.cumsum(n_sub) - n_sub, n_sub)
+        frac = ((k + 0.5) / n_sub[owner])[:, None]
+        points = xy0[owner] + (xy1 - xy0)[owner] * frac
+        self.piece = piece[owner]
+        self.tree = cKDTree(points) if len(points) else None
+        self.proj = proj
+        self.offsets = offsets
+        self.lonlat = a["geom_lonlat"]
+        self.edge_u = a["edge_u"]
+        self.edge_v = a["edge_v"]
+        self.edge_oneway = a["edge_oneway"]
+
+    # snapping ----------------------------------------------------------------------------
+    def snap(self, lat: float, lon: float, limit_m: float = SNAP_LIMIT_M) -> Snap:
+        """The nearest point on a segment this mode may use (exact nearest, see module doc)."""
+        proj = self.proj
+        x = (lon - proj.lon0) * proj.kx
+        y = (lat - proj.lat0) * proj.ky
+        half = self.spacing_m / 2
+        if self.tree is None:
+            raise self._too_far(limit_m)
+        dd, ii = self.tree.query(
+            np.array((x, y)), k=_SNAP_CANDIDATES, distance_upper_bound=limit_m + half
+        )
+        ok = np.isfinite(dd)
+        if not ok.any():
+            raise self._too_far(limit_m)
+        best = self._closest_piece(self.piece[ii[ok]], x, y)
+        if ok.all() and dd[-1] <= best[0] + half:
+            # Candidates may have been cut off: check every piece that could be closer.
+            more = self.tree.query_ball_point((x, y), r=best[0] + half)
+            best = self._closest_piece(self.piece[np.asarray(more, dtype=np.int64)], x, y)
+        dist, g, s, px, py = best
+        if dist > limit_m:
+            raise self._too_far(limit_m)
+        return self._make_snap(lat, lon, x, y, g, s, px, py)
+
+    def _too_far(self, limit_m: float) -> UnprocessableError:
+        msg = (
+            f"The point is more than {limit_m:g} m from any road usable by {self.mode}; "
+            "choose a point closer to the road network."
+        )
+        return UnprocessableError(msg, code="off_network", param="lat")
+
+    def _closest_piece(self, pieces: np.ndarray, x: float, y: float):
+        """``(distance, piece, s, px, py)`` of the closest piece; ties go to the first."""
+        p0 = self.xy[pieces].tolist()
+        p1 = self.xy[pieces + 1].tolist()
+        best = (math.inf, -1, 0.0, 0.0, 0.0)
+        for i, ((x0, y0), (x1, y1)) in enumerate(zip(p0, p1, strict=True)):
+            dx, dy = x1 - x0, y1 - y0
+            len2 = dx * dx + dy * dy
+            s = ((x - x0) * dx + (y - y0) * dy) / len2 if len2 > 0 else 0.0
+            s = 0.0 if s < 0.0 else (1.0 if s > 1.0 else s)
+            px, py = x0 + s * dx, y0 + s * dy
+            d = math.hypot(px - x, py - y)
+            if d < best[0]:
+                best = (d, i, s, px, py)
+        d, i, s, px, py = best
+        return d, int(pieces[i]), s, px, py
+
+    def _make_snap(self, lat, lon, x, y, g, s, px, py) -> Snap:
+        e = int(np.searchsorted(self.offsets, g, side="right")) - 1
+        lo, hi = int(self.offsets[e]), int(self.offsets[e + 1])
+        cum = self.cum
+        total = float(cum[hi - 1])
+        before = float(cum[g]) + s * (float(cum[g + 1]) - float(cum[g]))
+        fraction = min(1.0, max(0.0, before / total)) if total > 0 else 0.0
+        slon = px / self.proj.kx + self.proj.lon0
+        slat = py / self.proj.ky + self.proj.lat0
+        cost = float(self.cost[e])
+        u, v = int(self.edge_u[e]), int(self.edge_v[e])
+        options = [(v, (1.0 - fraction) * cost, True)]
+        if not (self.oneway and self.edge_oneway[e]):
+            options.append((u, fraction * cost, False))
+            if options[1][1] < options[0][1]:
+                options.reverse()
+        return Snap(
+            lat=slat,
+            lon=slon,
+            x=px,
+            y=py,
+            distance_m=_haversine1(lon, lat, slon, slat),
+            edge=e,
+            vertex=g - lo,
+            fraction=fraction,
+            options=options,
+        )
+
+    # paths --------------------------------------------------------------------------------
+    def hop_codes(self, nodes: np.ndarray) -> np.ndarray:
+        """Signed segment code (``e`` forward, ``~e`` backward) of each hop of a node path."""
+        if len(nodes) < 2:
+            return np.zeros(0, np.int32)
+        a, b = nodes[:-1], nodes[1:]
+        starts = self.indptr[a].astype(np.int64)
+        deg = self.indptr[a + 1].astype(np.int64) - starts
+        idx = np.repeat(starts - np.cumsum(deg) + deg, deg) + np.arange(int(deg.sum()))
+        match = self.indices[idx] == np.repeat(b, deg)
+        return self.edge[idx[match]]
+
+    def bounded(self, snap: Snap, limit_s: float):
+        """Dijkstra from the snapped origin, up to ``limit_s`` seconds.
+
+        Returns
+        -------
+        dist_s : ndarray [N], travel time from the origin (inf beyond the limit)
+        pred : ndarray [N], predecessor node
+        start : (node, offset_s, towards_v) the search started from
+        virtual : (s, o) when the edge s -> o stood for "origin -> o", else None
+        """
+        s_node, s_off, s_dir = snap.options[0]
+        virtual = None
+        entry = -1
+        if len(snap.options) == 2 and snap.options[1][0] != s_node:
+            o_node, o_off, _ = snap.options[1]
+            lo, hi = int(self.indptr[s_node]), int(self.indptr[s_node + 1])
+            j = lo + int(np.searchsorted(self.indices[lo:hi], o_node))
+            if j < hi and self.indices[j] == o_node and o_off - s_off < self.weight[j]:
+                entry = j
+                virtual = (s_node, o_node)
+        with self.lock:
+            if entry >= 0:
+                saved = float(self.weight[entry])
+                self.weight[entry] = snap.options[1][1] - s_off
+            try:
+                dist, pred = dijkstra(
+                    self.graph,
+                    directed=True,
+                    indices=s_node,
+                    limit=max(limit_s - s_off, 0.0),
+                    return_predecessors=True,
+                )
+            finally:
+                if entry >= 0:
+                    self.weight[entry] = saved
+        return dist + s_off, pred, snap.options[0], virtual
+
+
+# --- the router -----------------------------------------------------------------------------
+
+
+class Router:
+    """Queries over one loaded network cache.
+
+    Parameters
+    ----------
+    net : Network
+        A loaded cache (:func:`gis.network.load_network`).
+    """
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        a = net.arrays
+        self.offsets = a["geom_offsets"]
+        self.lonlat = a["geom_lonlat"]
+        self.node_lonlat = a["node_lonlat"]
+        self.edge_id = a["edge_id"]
+        self.edge_len = a["edge_length_m"]
+        self._modes: dict[str, ModeGraph] = {}
+        self._table_cache: dict[tuple[str, str], tuple] = {}
+        self._lock = threading.Lock()
+
+    def mode_graph(self, mode: str) -> ModeGraph:
+        g = self._modes.get(mode)
+        if g is None:
+            with self._lock:
+                g = self._modes.get(mode)
+                if g is None:
+                    if mode not in self.net.modes:
+                        msg = f"The network has no '{mode}' mode; run 'sigap network build'."
+                        raise NotFoundError(msg, param="mode")
+                    g = ModeGraph(self.net, mode)
+                    self._modes[mode] = g
+        return g
+
+    def _facilities(self, mode: str, category: str):
+        facs = self.net.facilities.get(category)
+        if not facs:
+            layer = "waste bins" if category in WASTE_BIN_KINDS else "offices"
+            msg = f"There are no {layer} of category '{category}' in the database."
+            raise NotFoundError(msg, code="no_facilities", param="category")
+        return facs
+
+    # results ------------------------------------------------------------------------------
+    def _tables(self, mode: str, category: str) -> tuple:
+        key = (mode, category)
+        t = self._table_cache.get(key)
+        if t is None:
+            a = self.net.arrays
+            t = tuple(
+                a[f"{mode}.{category}.{name}"]
+                for name in ("dist", "next", "code", "fac", "fac_node")
+            )
+            self._table_cache[key] = t
+        return t
+
+    def _route(self, snap: Snap, towards_v: bool, codes: np.ndarray) -> dict:
+        """Geometry, segment ids and length of: origin -> the end of the snapped segment
+        (``v`` if ``towards_v``), then the segments ``codes`` (``e`` forward, ``~e`` backward)."""
+        e = snap.edge
+        lo, hi = int(self.offsets[e]), int(self.offsets[e + 1])
+        if towards_v:
+            head = self.lonlat[lo + snap.vertex + 1 : hi]
+            part_m = (1.0 - snap.fraction) * float(self.edge_len[e])
+        else:
+            head = self.lonlat[lo : lo + snap.vertex + 1][::-1]
+            part_m = snap.fraction * float(self.edge_len[e])
+        forward = codes >= 0
+        edges = np.where(forward, codes, ~codes)
+        s = self.offsets[edges]
+        t = self.offsets[edges + 1]
+        count = t - s - 1
+        begin = np.where(forward, s + 1, t - 2)
+        step = forward * 2 - 1
+        rel = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        idx = np.repeat(begin, count) + np.repeat(step, count) * rel
+        coords = np.concatenate([[[snap.lon, snap.lat]], head, self.lonlat[idx]])
+        return {
+            "distance_m": round(part_m + float(self.edge_len[edges].sum()), 2),
+            "route": {"type": "LineString", "coordinates": np.round(coords, 7).tolist()},
+            "segment_ids": [int(self.edge_id[e])] + self.edge_id[edges].tolist(),
+        }
+
+    def _result(self, rank: int, fac: dict, time_s: float, route: dict) -> dict:
+        return {
+            "rank": rank,
+            "facility": fac,
+            "travel_time_s": round(time_s, 3),
+            "distance_m": route["distance_m"],
+            "route": route["route"],
+            "segment_ids": route["segment_ids"],
+        }
+
+    def _envelope(self, lat, lon, snap: Snap, mode: str, category: str) -> dict:
+        return {
+            "origin": {"lat": lat, "lon": lon},
+            "snapped": {
+                "lat": round(snap.lat, 7),
+                "lon": round(snap.lon, 7),
+                "distance_m": round(snap.distance_m, 2),
+                "segment_id": int(self.edge_id[snap.edge]),
+                "fraction": snap.fraction,
+            },
+            "mode": mode,
+            "category": category,
+            "results": [],
+            "unreachable": False,
+        }
+
+    # queries ------------------------------------------------------------------------------
+    def nearest_path(self, snap: Snap, mode: str, category: str):
+        """The nearest facility from a snapped origin, from the precomputed table.
+
+        Returns
+        -------
+        (travel_time_s, facility index, start option, segment codes), or None if unreachable.
+        """
+        dist, nxt, code, fac, _ = self._tables(mode, category)
+        best_s = math.inf
+        start = None
+        for option in snap.options:
+            total = option[1] + float(dist[option[0]])
+            if total < best_s:
+                best_s, start = total, option
+        if start is None:
+            return None
+        node = start[0]
+        codes = []
+        while (after := int(nxt[node])) >= 0:
+            codes.append(int(code[node]))
+            node = after
+        return best_s, int(fac[start[0]]), start, np.array(codes, dtype=np.int64)
+
+    def nearest(self, lat: float, lon: float, *, category: str, mode: str, k: int = 1) -> dict:
+        """The ``k`` facilities of ``category`` with the least travel time from the point."""
+        facs = self._facilities(mode, category)
+        g = self.mode_graph(mode)
+        snap = g.snap(lat, lon)
+        out = self._envelope(lat, lon, snap, mode, category)
+        found = self.nearest_path(snap, mode, category)
+        if found is None:
+            out["unreachable"] = True
+            out["message"] = (
+                f"No {category} facility can be reached by {mode} from this point "
+                "(the road network does not connect them)."
+            )
+            return out
+        time_s, fac, start, codes = found
+        if k == 1:
+            route = self._route(snap, start[2], codes)
+            out["results"].append(self._result(1, facs[fac], time_s, route))
+            return out
+        fac_node = self._tables(mode, category)[4]
+        return self._k_nearest(g, snap, out, facs, fac_node, time_s, k)
+
+    def _k_nearest(self, g, snap, out, facs, fac_node, first_s: float, k: int) -> dict:
+        limit = max(2.0 * first_s, first_s + 300.0)
+        valid = fac_node >= 0
+        for attempt in range(4):
+            if attempt == 3:
+                limit = math.inf
+            dist, pred, start, virtual = g.bounded(snap, limit)
+            times = np.where(valid, dist[np.maximum(fac_node, 0)], np.inf)
+            if np.isfinite(times).sum() >= k or not math.isfinite(limit):
+                break
+            limit *= 4
+        order = [int(i) for i in np.argsort(times, kind="stable")[:k] if np.isfinite(times[i])]
+        for rank, i in enumerate(order, start=1):
+            nodes = [int(fac_node[i])]
+            while nodes[-1] != start[0]:
+                nodes.append(int(pred[nodes[-1]]))
+            nodes.reverse()
+            begin = start
+            if virtual and len(nodes) >= 2 and nodes[1] == virtual[1]:
+                begin = next(o for o in snap.options if o[0] == virtual[1])
+                nodes = nodes[1:]
+            route = self._route(snap, begin[2], g.hop_codes(np.asarray(nodes, dtype=np.int64)))
+            out["results"].append(self._result(rank, facs[i], float(times[i]), route))
+        if len(order) < k:
+            out["message"] = f"Only {len(order)} of the {k} asked for can be reached."
+        return out
+
+    def isochrone(self, lat: float, lon: float, *, minutes: list[float], mode: str) -> dict:
+        """Areas reachable within each of ``minutes`` as a GeoJSON FeatureCollection."""
+        g = self.mode_graph(mode)
+        snap = g.snap(lat, lon)
+        minutes = sorted(minutes, reverse=True)
+        dist, _, _, _ = g.bounded(snap, minutes[0] * 60.0)
+        features = []
+        reached_all = np.flatnonzero(np.isfinite(dist))
+        for m in minutes:
+            budget = m * 60.0
+            reached = reached_all[dist[reached_all] <= budget]
+            geom = self._reach_polygon(g, snap, dist, reached, budget)
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {"minutes": m, "mode": mode, "reachable_nodes": len(reached)},
+                    "geometry": json.loads(shapely.to_geojson(geom)),
+                }
+            )
+        return {
+            "type": "FeatureCollection",
+            "features": features,
+            "origin": {"lat": lat, "lon": lon},
+            "snapped": {
+                "lat": round(snap.lat, 7),
+                "lon": round(snap.lon, 7),
+                "distance_m": round(snap.distance_m, 2),
+            },
+            "mode": mode,
+        }
+
+    def _reach_polygon(self, g: ModeGraph, snap: Snap, dist, reached, budget: float):
+        """Concave hull of the reached nodes plus the points where the budget runs out."""
+        proj = g.proj
+        pts = [np.array([[snap.x, snap.y]])]
+        for node, off, _ in snap.options:  # along the snapped segment
+            if off > 0:
+                f = min(1.0, budget / off)
+                end = proj.forward_xy(self.node_lonlat[[node]])[0]
+                pts.append(
+                    np.array([[snap.x + f * (end[0] - snap.x), snap.y + f * (end[1] - snap.y)]])
+                )
+        if len(reached):
+            xy = proj.forward_xy(self.node_lonlat[reached])
+            pts.append(xy)
+            starts = g.indptr[reached].astype(np.int64)
+            deg = g.indptr[reached + 1].astype(np.int64) - starts
+            idx = np.repeat(starts - np.cumsum(deg) + deg, deg) + np.arange(int(deg.sum()))
+            src = np.repeat(np.arange(len(reached)), deg)
+            left = budget - dist[reached][src]
+            w = g.weight[idx]
+            cut = w > left
+            if cut.any():
+                frac = (left[cut] / w[cut])[:, None]
+                a_xy = xy[src[cut]]
+                b_xy = proj.forward_xy(self.node_lonlat[g.indices[idx[cut]]])
+                pts.append(a_xy + (b_xy - a_xy) * frac)
+        points = np.concatenate(pts)
+        buffer_m = 15.0 if g.mode == "walk" else 30.0
+        multi = shapely.multipoints(points)
+        if len(points) >= 3:
+            hull = shapely.concave_hull(multi, ratio=0.3)
+        else:
+            hull = multi
+        poly = shapely.buffer(hull, buffer_m, quad_segs=4)
+        poly = shapely.simplify(poly, 2.0)
+
+        def to_lonlat(xy):
+            lon, lat = proj.inverse(xy[:, 0], xy[:, 1])
+            return np.round(np.column_stack([lon, lat]), 7)
+
+        return shapely.transform(poly, to_lonlat)
+
+
+# --- per-process cache of routers -----------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    router: Router
+    mtime_ns: int
+    checked_at: float
+
+
+_routers: dict[Path, _Entry] = {}
+_routers_lock = threading.Lock()
+_default_url: list[str] = []
+
+
+def _resolve_url(url: str | None) -> str:
+    if url:
+        return url
+    if not _default_url:
+        from gis.db import database_url
+
+        _default_url.append(database_url(start=False))
+    return _default_url[0]
+
+
+def _manifest_mtime(root: Path) -> int:
+    try:
+        return (root / MANIFEST).stat().st_mtime_ns
+    except FileNotFoundError:
+        return -1
+
+
+def get_router(url: str | None = None, *, mode: str | None = None) -> Router:
+    """The process's router for the database at ``url`` (default: the configured one).
+
+    Reloads when the cache was rebuilt (checked at most every :data:`RELOAD_CHECK_S` s), and
+    builds the network once if none exists (or it lacks ``mode``).
+    """
+    db_url = _resolve_url(url)
+    root = cache_root(db_url)
+    now = time.monotonic()
+    entry = _routers.get(root)
+    if entry is not None and now - entry.checked_at < RELOAD_CHECK_S:
+        router = entry.router
+    else:
+        with _routers_lock:
+            entry = _routers.get(root)
+            mtime = _manifest_mtime(root)
+            if entry is None or entry.mtime_ns != mtime:
+                if read_manifest(root) is None:
+                    logger.info("no network cache for this database yet; building it")
+                    build_network(db_url)
+                    mtime = _manifest_mtime(root)
+                entry = _Entry(Router(load_network(root)), mtime, now)
+                _routers[root] = entry
+            else:
+                entry.checked_at = now
+            router = entry.router
+    if mode is not None and mode not in router.net.modes:
+        with _routers_lock:
+            build_network(db_url, modes=[mode])
+            entry = _Entry(Router(load_network(root)), _manifest_mtime(root), time.monotonic())
+            _routers[root] = entry
+            router = entry.router
+    if router.net.n_nodes == 0:
+        msg = (
+            "The database has no road network; load one with 'sigap ingest osm FILE' "
+            "and run 'sigap network build'."
+        )
+        raise NotFoundError(msg)
+    return router
+
+
+def clear_routers() -> None:
+    """Forget every loaded router (tests; after deleting a cache)."""
+    with _routers_lock:
+        _routers.clear()
+        _default_url.clear()
+
+
+# --- the public API -------------------------------------------------------------------------
+
+
+def nearest(
+    lat: float, lon: float, *, category: str, mode: str, k: int = 1, url: str | None = None
+) -> dict:
+    """The ``k`` facilities of ``category`` reachable soonest from ``(lat, lon)`` by ``mode``.
+
+    Parameters
+    ----------
+    lat, lon : float
+        Origin in degrees (WGS84).
+    category : str
+        An office category (``health``, ``government``, ...) or a waste-bin kind.
+    mode : str
+        ``walk``, ``motorcycle`` or ``car``.
+    k : int
+        How many facilities, 1 to :data:`MAX_K`, ranked by travel time.
+    url : str, optional
+        Database whose network to use (default: the configured database).
+
+    Returns
+    -------
+    dict
+        ``origin``, ``snapped`` (with ``distance_m``), ``mode``, ``category``, ``results``
+        (``rank``, ``facility``, ``travel_time_s``, ``distance_m``, ``route`` GeoJSON
+        LineString, ``segment_ids``) and ``unreachable`` (+ ``message``).
+
+    Raises
+    ------
+    InvalidInputError
+        Bad ``lat``, ``lon``, ``category``, ``mode`` or ``k``.
+    NotFoundError
+        No facility of that category, or no road network in the database.
+    UnprocessableError
+        The point is more than :data:`SNAP_LIMIT_M` metres from any road usable by ``mode``.
+    """
+    lat, lon = validate_point(lat, lon)
+    mode = validate_mode(mode)
+    category = validate_category(category)
+    k = validate_k(k)
+    return get_router(url, mode=mode).nearest(lat, lon, category=category, mode=mode, k=k)
+
+
+def isochrone(
+    lat: float, lon: float, *, minutes: list[float], mode: str, url: str | None = None
+) -> dict:
+    """Everything reachable from ``(lat, lon)`` within each of ``minutes``, by ``mode``.
+
+    Returns
+    -------
+    dict
+        A GeoJSON FeatureCollection, one Feature per value of ``minutes`` (largest first),
+        with properties ``minutes``, ``mode``, ``reachable_nodes`` and a Polygon or
+        MultiPolygon in EPSG:4326.
+    """
+    lat, lon = validate_point(lat, lon)
+    mode = validate_mode(mode)
+    values = validate_minutes(minutes)
+    return get_router(url, mode=mode).isochrone(lat, lon, minutes=values, mode=mode)
