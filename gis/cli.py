@@ -159,6 +159,11 @@ def ingest_osm(path: str | None, place: str | None, progress: bool | None) -> No
     extract, result = ingest_osm_file(path, url, progress=progress)
     click.echo(f"Loaded {extract.path.name} (sha256 {extract.sha256[:12]}...)")
     print_load_summary(extract, result)
+    from gis.network import rebuild_if_built
+
+    rebuilt = rebuild_if_built(url, progress=progress)
+    if rebuilt is not None:
+        click.echo(f"Routing network rebuilt ({rebuilt.seconds:.1f} s).")
 
 
 # --- web server -----------------------------------------------------------------------------
@@ -206,3 +211,167 @@ def serve(host: str, port: int, workers: int | None, debug: bool) -> None:
             return app
 
     _Gunicorn().run()
+
+
+# --- routing --------------------------------------------------------------------------------
+#: Accept negative coordinates as arguments (``sigap nearest -6.2 106.8``).
+_POINT_ARGS = {"ignore_unknown_options": True}
+
+
+@main.group(cls=SigapGroup)
+def network() -> None:
+    """Build and inspect the routing network (travel times per mode)."""
+
+
+@network.command("build")
+@click.option(
+    "--mode",
+    type=click.Choice(["all", "walk", "motorcycle", "car"]),
+    default="all",
+    show_default=True,
+    help="Travel mode(s) to build; others keep their cached arrays if the roads are unchanged.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show progress bars (default: only on a terminal).",
+)
+def network_build(mode: str, progress: bool | None) -> None:
+    """Compute travel times from road_segment, write them back and cache the network.
+
+    Fills road_segment.cost_walk_s / cost_motorcycle_s / cost_car_s (NULL where the mode may
+    not pass) and precomputes the nearest facility of every category from every node.
+    """
+    from gis.db import database_url
+    from gis.network import build_network
+
+    report = build_network(database_url(start=True), modes=mode, progress=progress)
+    click.echo(
+        f"Built {', '.join(report.modes)} network: {report.nodes} nodes, {report.segments} "
+        f"segments ({report.updated_rows} cost rows updated) in {report.seconds:.2f} s."
+    )
+    cats = ", ".join(f"{c} {n}" for c, n in report.categories.items()) or "none"
+    click.echo(f"Facilities: {cats}")
+    click.echo(f"Cache: {report.root / report.version}")
+
+
+@network.command("status")
+def network_status_cmd() -> None:
+    """Show whether the cached network matches the roads and facilities in the database."""
+    import json
+
+    from gis.db import database_url
+    from gis.network import network_status
+
+    click.echo(json.dumps(network_status(database_url(start=True)), indent=1))
+
+
+def _echo_json(data) -> None:
+    import json
+
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+def _fmt_duration(seconds: float) -> str:
+    minutes, sec = divmod(round(seconds), 60)
+    return f"{minutes} min {sec:02d} s" if minutes else f"{sec} s"
+
+
+@main.command("nearest", context_settings=_POINT_ARGS)
+@click.argument("lat", type=str)
+@click.argument("lon", type=str)
+@click.option(
+    "--category",
+    required=True,
+    help="Office category (health, government, police, ...) or waste-bin kind "
+    "(waste_basket, waste_disposal, recycling).",
+)
+@click.option(
+    "--mode",
+    default="walk",
+    show_default=True,
+    help="Travel mode: walk, motorcycle or car.",
+)
+@click.option("--k", "k", default="1", show_default=True, help="How many facilities (1-10).")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of a summary.")
+def nearest_cmd(lat: str, lon: str, category: str, mode: str, k: str, as_json: bool) -> None:
+    """The facilities of a category reachable soonest from LAT LON, with routes."""
+    from gis.db import database_url
+    from gis.errors import InvalidInputError
+    from gis.routing import nearest, validate_point
+
+    lat_f, lon_f = validate_point(lat, lon)
+    try:
+        k_int = int(k)
+    except ValueError:
+        msg = f"'k' must be a whole number from 1 to 10, got {k!r}."
+        raise InvalidInputError(msg, param="k") from None
+    url = database_url(start=True)
+    result = nearest(lat_f, lon_f, category=category, mode=mode, k=k_int, url=url)
+    if as_json:
+        _echo_json(result)
+        return
+    snapped = result["snapped"]
+    click.echo(
+        f"From {result['origin']['lat']:.6f}, {result['origin']['lon']:.6f} by {mode} "
+        f"(joined the road network {snapped['distance_m']:.0f} m away):"
+    )
+    if result["unreachable"]:
+        click.echo(result["message"])
+        return
+    for r in result["results"]:
+        fac = r["facility"]
+        name = fac["name"] or f"{fac['layer']} {fac['id']}"
+        click.echo(
+            f"{r['rank']:>2}. {name} [{fac['kind']}]  {_fmt_duration(r['travel_time_s'])}  "
+            f"{r['distance_m'] / 1000:.2f} km  ({len(r['segment_ids'])} road segments)"
+        )
+    if result.get("message"):
+        click.echo(result["message"])
+
+
+@main.command("isochrone", context_settings=_POINT_ARGS)
+@click.argument("lat", type=str)
+@click.argument("lon", type=str)
+@click.argument("more_minutes", nargs=-1, type=str, metavar="")
+@click.option(
+    "--minutes",
+    multiple=True,
+    type=str,
+    required=True,
+    help="Travel time limit(s) in minutes: --minutes 5 10 15 (or 5,10,15).",
+)
+@click.option(
+    "--mode",
+    default="walk",
+    show_default=True,
+    help="Travel mode: walk, motorcycle or car.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the GeoJSON instead of a summary.")
+def isochrone_cmd(
+    lat: str, lon: str, more_minutes: tuple[str, ...], minutes: tuple[str, ...], mode: str, as_json
+) -> None:
+    """Areas reachable from LAT LON within each number of minutes, as GeoJSON polygons."""
+    from gis.db import database_url
+    from gis.errors import InvalidInputError
+    from gis.routing import isochrone, validate_point
+
+    lat_f, lon_f = validate_point(lat, lon)
+    values: list[float] = []
+    for raw in (*minutes, *more_minutes):
+        for part in raw.split(","):
+            try:
+                values.append(float(part))
+            except ValueError:
+                msg = f"'minutes' must be numbers, got {part!r}."
+                raise InvalidInputError(msg, param="minutes") from None
+    result = isochrone(lat_f, lon_f, minutes=values, mode=mode, url=database_url(start=True))
+    if as_json:
+        _echo_json(result)
+        return
+    for f in result["features"]:
+        p = f["properties"]
+        click.echo(
+            f"{p['minutes']:g} min by {p['mode']}: {p['reachable_nodes']} network nodes, "
+            f"{f['geometry']['type']}"
+        )
