@@ -154,6 +154,7 @@ def ingest_osm(path: str | None, place: str | None, progress: bool | None) -> No
         raise click.UsageError("Give either a PATH or --place, not both.")
     if place:
         path = str(download_place(place, get_settings().data_dir / "downloads"))
+    assert path is not None
     check_osm_file(path)
     url = database_url(start=True)
     extract, result = ingest_osm_file(path, url, progress=progress)

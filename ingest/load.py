@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -179,7 +179,7 @@ def upsert_layer(cur, layer: str, rows: Sequence[dict]) -> tuple[int, int]:
 
 def load_layers(
     conn,
-    layers: dict[str, Sequence[dict]],
+    layers: Mapping[str, Sequence[dict]],
     *,
     source: str,
     sha256: str | None,

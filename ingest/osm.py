@@ -226,6 +226,8 @@ def _relations(path: Path) -> dict[int, tuple[dict[str, str], list[tuple[int, st
     """
     out: dict[int, tuple[dict[str, str], list[tuple[int, str]]]] = {}
     for rel in osmium.FileProcessor(str(path), osmium.osm.RELATION):
+        if not isinstance(rel, osmium.osm.Relation):
+            continue
         tags = dict(rel.tags)
         if tags.get("boundary") == "administrative" or _is_poi(tags):
             out[rel.id] = (tags, [(m.ref, m.role) for m in rel.members if m.type == "w"])
@@ -428,7 +430,7 @@ class _Reader:
     def relation_point(self, members: list[tuple[int, str]]) -> Point | None:
         """Centroid of a multipolygon relation, or of whatever of its ways the file holds."""
         lines = [
-            LineString([(c[1], c[2]) for c in self.member_ways[w]])
+            LineString([(c[1], c[2]) for c in self.member_ways[w] if c is not None])
             for w, role in members
             if w in self.member_ways and None not in self.member_ways[w] and role != "inner"
         ]
@@ -453,7 +455,8 @@ class _Reader:
                 "from the file or cut at its edge (clipped extract)"
             )
         if reason is None:
-            outer, inner = [], []
+            outer: list[LineString] = []
+            inner: list[LineString] = []
             for w, role in members:
                 line = LineString([(c[1], c[2]) for c in self.member_ways[w] if c is not None])
                 (inner if role == "inner" else outer).append(line)
@@ -569,9 +572,9 @@ def read_osm(path: str | Path, *, progress: bool | None = None) -> OsmExtract:
                 extract.object_count += 1
                 if extract.object_count % 10000 == 0:
                     bar.update(10000)
-                if obj.is_node():
+                if isinstance(obj, osmium.osm.Node):
                     reader.node(obj)
-                elif obj.is_way():
+                elif isinstance(obj, osmium.osm.Way):
                     reader.way(obj)
     except RuntimeError as exc:
         msg = f"{p}: cannot be read as OpenStreetMap data ({exc}). Is the file complete?"
