@@ -58,13 +58,13 @@ def new_map(
         center = FALLBACK_CENTER
     m = folium.Map(
         location=list(center),
-        zoom_start=14,
+        zoom_start=16 if bounds else 12,
         tiles=None,
         max_zoom=MAX_ZOOM,
         control_scale=True,
     )
     m.default_js, m.default_css = _leaflet_assets()
-    if bounds:
+    if bounds and bounds[2] - bounds[0] > 1e-6 and bounds[3] - bounds[1] > 1e-6:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     if tile_url:
         folium.TileLayer(

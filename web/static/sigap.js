@@ -219,7 +219,7 @@
     var m = map();
     var seq = 0;
     var point = null;
-    var COLORS = ["#1a9850", "#fee08b", "#d73027"];
+    var COLORS = ["#1a9850", "#fdae61", "#d73027"];
     function run() {
       if (!point) { return; }
       var minutes = document.getElementById("minutes").value;
@@ -227,15 +227,22 @@
       var mine = ++seq;
       setResult([S("isochrone_loading")]);
       document.body.dataset.isoState = "loading";
+      /* three bands: a third, two thirds and all of the chosen time */
+      var m = parseFloat(minutes);
+      var bands = [m / 3, 2 * m / 3, m].map(function (v) { return Math.round(v * 10) / 10; });
       var url = "/api/isochrone?" + new URLSearchParams({
-        lat: point.lat.toFixed(6), lon: point.lng.toFixed(6), minutes: minutes, mode: mode
+        lat: point.lat.toFixed(6), lon: point.lng.toFixed(6), minutes: bands.join(","), mode: mode
       }).toString();
       getJSON(url).then(function (fc) {
         if (mine !== seq) { return; }
         iso.clearLayers();
         L.circleMarker(point, { radius: 7, color: "#000", weight: 3, fillColor: "#fff", fillOpacity: 1 }).addTo(iso);
         L.geoJSON(fc, { style: function (f) {
-          return { color: COLORS[0], weight: 2, fillOpacity: 0.25 };
+          var i = bands.indexOf(f.properties.minutes);
+          var color = COLORS[i < 0 ? COLORS.length - 1 : i];
+          return { color: color, weight: 2, fillColor: color, fillOpacity: 0.3 };
+        }, onEachFeature: function (f, lyr) {
+          lyr.bindTooltip(tooltipContent(fmt(S("isochrone_minutes"), { n: decimal(f.properties.minutes, f.properties.minutes % 1 ? 1 : 0) })));
         } }).eachLayer(function (l) { iso.addLayer(l); });
         var modeText = (d.strings || {})["mode_" + mode] || mode;
         setResult([el("p", "trip", fmt(S("isochrone_minutes"), { n: minutes }) + " (" + modeText + ")")]);
