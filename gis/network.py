@@ -70,7 +70,7 @@ MODES: tuple[str, ...] = ("walk", "motorcycle", "car")
 #: Every category a facility query accepts: office categories, then waste-bin kinds.
 FACILITY_CATEGORIES: tuple[str, ...] = (*OFFICE_CATEGORIES, *WASTE_BIN_KINDS)
 #: Cache format; bump when the array layout changes so old caches are rebuilt.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 #: No edge is cheaper than this, so zero-length segments stay real edges.
 MIN_COST_S = 0.001
 EARTH_RADIUS_M = 6_371_008.8
@@ -578,17 +578,6 @@ def largest_component(graph: csr_array) -> np.ndarray:
     return (labels == int(np.argmax(sizes))) & has_edge
 
 
-def facility_nodes(
-    node_xy: np.ndarray, candidates: np.ndarray, fac_xy: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest candidate node of each facility: ``(node index, distance m)``."""
-    cand = np.flatnonzero(candidates)
-    if len(cand) == 0 or len(fac_xy) == 0:
-        return np.full(len(fac_xy), -1, np.int32), np.full(len(fac_xy), np.inf)
-    dist, pos = cKDTree(node_xy[cand]).query(fac_xy)
-    return cand[pos].astype(np.int32), dist
-
-
 def nearest_table(
     reverse_graph: csr_array, fac_node: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -624,10 +613,14 @@ def nearest_table(
     return dist, pred.astype(np.int32), facility
 
 
+#: ``code`` of a node with no next hop (a facility's node, or no facility reachable).
+NO_HOP = np.iinfo(np.int32).min
+
+
 def next_hop_codes(
     indptr: np.ndarray, indices: np.ndarray, edge: np.ndarray, next_node: np.ndarray
 ) -> np.ndarray:
-    """Segment code (as in :func:`mode_csr`) of each node's next hop; 0 where there is none.
+    """Segment code (as in :func:`mode_csr`) of each node's next hop; :data:`NO_HOP` if none.
 
     One vectorised pass over the forward adjacency: the entry ``n -> next_node[n]`` is unique
     because parallel edges were merged.
@@ -635,26 +628,47 @@ def next_hop_codes(
     n = len(indptr) - 1
     row = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr))
     hit = indices == next_node[row]
-    code = np.zeros(n, np.int32)
+    code = np.full(n, NO_HOP, np.int32)
     code[row[hit]] = edge[hit]
     return code
+
+
+@dataclass
+class NodeIndex:
+    """A KD-tree over the nodes of a mode's largest strongly connected component."""
+
+    tree: cKDTree | None
+    nodes: np.ndarray
+
+    @classmethod
+    def build(cls, node_xy: np.ndarray, main: np.ndarray) -> NodeIndex:
+        nodes = np.flatnonzero(main)
+        return cls(cKDTree(node_xy[nodes]) if len(nodes) else None, nodes)
 
 
 def category_tables(
     mode: str,
     arrays: dict[str, np.ndarray],
     reverse: csr_array,
-    main: np.ndarray,
-    node_xy: np.ndarray,
+    index: NodeIndex,
     fac_xy: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """The nearest-facility arrays of one mode and category (file name suffix -> array)."""
-    fac_node, _ = facility_nodes(node_xy, main, fac_xy)
+    """The nearest-facility arrays of one mode and category (file name suffix -> array).
+
+    ``fac_node``: each facility's node; ``dist``: seconds from every node to its nearest
+    facility (float32); ``code``: the segment of each node's next hop towards it; ``fac``:
+    which facility (index into the category's list).
+    """
+    if index.tree is None or len(fac_xy) == 0:
+        fac_node = np.full(len(fac_xy), -1, np.int32)
+    else:
+        _, pos = index.tree.query(fac_xy)
+        fac_node = index.nodes[pos].astype(np.int32)
     dist, nxt, fac = nearest_table(reverse, fac_node)
     code = next_hop_codes(
         arrays[f"{mode}.indptr"], arrays[f"{mode}.indices"], arrays[f"{mode}.edge"], nxt
     )
-    return {"fac_node": fac_node, "dist": dist, "next": nxt, "code": code, "fac": fac}
+    return {"fac_node": fac_node, "dist": dist.astype(np.float32), "code": code, "fac": fac}
 
 
 @dataclass
@@ -724,10 +738,11 @@ def build_arrays(
             graph = csr_graph(indptr, indices, weight)
             main = largest_component(graph)
             reverse = graph.T.tocsr()
+            index = NodeIndex.build(node_xy, main)
             meta["modes"][mode] = {"entries": int(len(indices)), "main_nodes": int(main.sum())}
             for cat, facs in cats.items():
                 fac_xy = proj.forward_xy(_facility_lonlat(facs))
-                tables = category_tables(mode, arrays, reverse, main, node_xy, fac_xy)
+                tables = category_tables(mode, arrays, reverse, index, fac_xy)
                 arrays.update({f"{mode}.{cat}.{k}": v for k, v in tables.items()})
                 bar.update(1)
     meta["facilities"] = cats
@@ -1006,11 +1021,11 @@ def refresh_facilities(
                 old.arrays[f"{mode}.indices"],
                 np.asarray(old.arrays[f"{mode}.weight"]),
             )
-            main = largest_component(graph)
             reverse = graph.T.tocsr()
+            index = NodeIndex.build(node_xy, largest_component(graph))
             for cat, facs in cats.items():
                 fac_xy = proj.forward_xy(_facility_lonlat(facs))
-                tables = category_tables(mode, arrays, reverse, main, node_xy, fac_xy)
+                tables = category_tables(mode, arrays, reverse, index, fac_xy)
                 arrays.update({f"{mode}.{cat}.{k}": v for k, v in tables.items()})
         meta = {k: v for k, v in old.manifest.items() if k not in ("version", "built_at")}
         meta["facilities"] = cats

@@ -46,7 +46,6 @@ from pathlib import Path
 import numpy as np
 import shapely
 from scipy.sparse.csgraph import dijkstra
-from scipy.spatial import cKDTree
 
 from gis.errors import InvalidInputError, NotFoundError, UnprocessableError
 from gis.network import (
@@ -54,6 +53,7 @@ from gis.network import (
     FACILITY_CATEGORIES,
     MANIFEST,
     MODES,
+    NO_HOP,
     PROFILES,
     Network,
     build_network,
@@ -77,8 +77,6 @@ MAX_ISOCHRONES = 6
 MAX_MINUTES = 120.0
 #: How often (seconds) a query checks whether the cache was rebuilt.
 RELOAD_CHECK_S = 2.0
-#: KD-tree candidates per snap before the exactness check.
-_SNAP_CANDIDATES = 8
 
 
 def facility_categories() -> tuple[str, ...]:
@@ -183,6 +181,193 @@ class Snap:
     options: list[tuple[int, float, bool]]
 
 
+class SnapGrid:
+    """Exact nearest-segment search: a uniform grid of cells listing the pieces (vertex pairs)
+    whose bounding box touches them, searched in rings around the query point.
+
+    After the rings up to ``r`` are searched, every piece not yet seen lies at least
+    ``r * cell + (distance from the point to its own cell's edge)`` away, so the search stops
+    as soon as the best distance is below that bound: the answer is exact. Memory: a cell
+    pointer per cell (about one cell per piece) and a piece id per (piece, cell) pair.
+
+    Parameters
+    ----------
+    xy : ndarray [M, 2]
+        Projected segment vertices (metres).
+    piece : ndarray of int
+        Index into ``xy`` of the first vertex of each piece; the piece ends at ``piece + 1``.
+    """
+
+    def __init__(self, xy: np.ndarray, piece: np.ndarray) -> None:
+        self.xy = xy
+        if len(piece) == 0:
+            self.n_pieces = 0
+            return
+        self.n_pieces = len(piece)
+        p0, p1 = xy[piece], xy[piece + 1]
+        lo = np.minimum(p0, p1)
+        hi = np.maximum(p0, p1)
+        self.x0, self.y0 = float(lo[:, 0].min()), float(lo[:, 1].min())
+        width = max(float(hi[:, 0].max()) - self.x0, 1.0)
+        height = max(float(hi[:, 1].max()) - self.y0, 1.0)
+        self.cell = float(np.clip(math.sqrt(width * height / len(piece)), 10.0, 1000.0))
+        self.gx = int(width // self.cell) + 1
+        self.gy = int(height // self.cell) + 1
+        ix0 = ((lo[:, 0] - self.x0) // self.cell).astype(np.int64)
+        iy0 = ((lo[:, 1] - self.y0) // self.cell).astype(np.int64)
+        nx_ = ((hi[:, 0] - self.x0) // self.cell).astype(np.int64) - ix0 + 1
+        ny_ = ((hi[:, 1] - self.y0) // self.cell).astype(np.int64) - iy0 + 1
+        n_cells = nx_ * ny_
+        owner = np.repeat(np.arange(len(piece)), n_cells)
+        k = np.arange(int(n_cells.sum())) - np.repeat(np.cumsum(n_cells) - n_cells, n_cells)
+        cx = ix0[owner] + k % nx_[owner]
+        cy = iy0[owner] + k // nx_[owner]
+        key = cy * self.gx + cx
+        order = np.argsort(key, kind="stable")
+        self.cell_piece = piece[owner[order]]
+        counts = np.bincount(key, minlength=self.gx * self.gy)
+        itype = np.int32 if len(order) < 2**31 else np.int64
+        self.cell_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(itype)
+        self._rings: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def _ring(self, r: int) -> tuple[np.ndarray, np.ndarray]:
+        while len(self._rings) <= r:
+            q = len(self._rings)
+            side = np.arange(-q, q + 1)
+            if q == 0:
+                dx, dy = np.zeros(1, np.int64), np.zeros(1, np.int64)
+            else:
+                dx = np.concatenate([side, side, np.full(2 * q - 1, -q), np.full(2 * q - 1, q)])
+                dy = np.concatenate(
+                    [np.full(2 * q + 1, -q), np.full(2 * q + 1, q), side[1:-1], side[1:-1]]
+                )
+            self._rings.append((dx, dy))
+        return self._rings[r]
+
+    def nearest(self, x: float, y: float, limit_m: float):
+        """``(distance, piece, s, px, py)`` of the nearest piece within ``limit_m``, or None.
+
+        ``s`` is the position of the nearest point along the piece (0 to 1), ``(px, py)`` the
+        point itself.
+        """
+        if self.n_pieces == 0:
+            return None
+        fx = (x - self.x0) / self.cell
+        fy = (y - self.y0) / self.cell
+        cx, cy = math.floor(fx), math.floor(fy)
+        outside = max(0.0, -fx, fx - self.gx, -fy, fy - self.gy) * self.cell
+        if outside > limit_m:
+            return None
+        # Before ring r is searched, every unseen piece lies in a cell r or more cells away:
+        # at least (r - 1) cells plus the distance from the point to its own cell's edge.
+        inner = min(fx - cx, cx + 1 - fx, fy - cy, cy + 1 - fy) * self.cell
+        best = None
+        r = 0
+        while True:
+            bound = (r - 1) * self.cell + inner if r else -math.inf
+            if (best is not None and best[0] <= bound) or bound > limit_m:
+                break
+            pieces = self._ring_pieces(cx, cy, r, x, y, best[0] if best else limit_m)
+            if pieces is not None:
+                cand = self._closest(pieces, x, y)
+                if best is None or cand[0] < best[0]:
+                    best = cand
+            r += 1
+        if best is None or best[0] > limit_m:
+            return None
+        return best
+
+    def _ring_pieces(self, cx: int, cy: int, r: int, x: float, y: float, within: float):
+        """Pieces listed in the cells of ring ``r`` that are closer than ``within``."""
+        if r == 0:
+            if not (0 <= cx < self.gx and 0 <= cy < self.gy):
+                return None
+            key = cy * self.gx + cx
+            lo, hi = int(self.cell_ptr[key]), int(self.cell_ptr[key + 1])
+            return self.cell_piece[lo:hi] if hi > lo else None
+        if r <= 2:  # few cells: plain Python
+            cell, ptr, gx = self.cell, self.cell_ptr, self.gx
+            within2 = within * within
+            parts = []
+            for dx, dy in self._ring_list(r):
+                ix, iy = cx + dx, cy + dy
+                if not (0 <= ix < gx and 0 <= iy < self.gy):
+                    continue
+                left = self.x0 + ix * cell - x
+                bottom = self.y0 + iy * cell - y
+                gap_x = left if left > 0 else (-(left + cell) if left + cell < 0 else 0.0)
+                gap_y = bottom if bottom > 0 else (-(bottom + cell) if bottom + cell < 0 else 0.0)
+                if gap_x * gap_x + gap_y * gap_y >= within2:
+                    continue
+                key = iy * gx + ix
+                lo, hi = int(ptr[key]), int(ptr[key + 1])
+                if hi > lo:
+                    parts.append(self.cell_piece[lo:hi])
+            if not parts:
+                return None
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        dx, dy = self._ring(r)
+        ix = dx + cx
+        iy = dy + cy
+        # distance from the point to each cell's rectangle
+        left = self.x0 + ix * self.cell - x
+        bottom = self.y0 + iy * self.cell - y
+        gap_x = np.maximum(np.maximum(left, -(left + self.cell)), 0.0)
+        gap_y = np.maximum(np.maximum(bottom, -(bottom + self.cell)), 0.0)
+        ok = (ix >= 0) & (ix < self.gx) & (iy >= 0) & (iy < self.gy)
+        ok &= gap_x * gap_x + gap_y * gap_y < within * within
+        if not ok.any():
+            return None
+        key = iy[ok] * self.gx + ix[ok]
+        starts = self.cell_ptr[key].astype(np.int64)
+        counts = self.cell_ptr[key + 1].astype(np.int64) - starts
+        total = int(counts.sum())
+        if total == 0:
+            return None
+        idx = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
+        return self.cell_piece[idx]
+
+    def _ring_list(self, r: int) -> list[tuple[int, int]]:
+        dx, dy = self._ring(r)
+        return list(zip(dx.tolist(), dy.tolist(), strict=True))
+
+    def _closest(self, pieces: np.ndarray, x: float, y: float):
+        if len(pieces) <= 16:  # plain Python beats numpy's per-call overhead here
+            return self._closest_few(pieces, x, y)
+        p0 = self.xy[pieces]
+        d = self.xy[pieces + 1] - p0
+        rx = x - p0[:, 0]
+        ry = y - p0[:, 1]
+        dx, dy = d[:, 0], d[:, 1]
+        len2 = dx * dx + dy * dy
+        s = (rx * dx + ry * dy) / np.maximum(len2, 1e-12)
+        np.clip(s, 0.0, 1.0, out=s)
+        ex = rx - s * dx
+        ey = ry - s * dy
+        dist2 = ex * ex + ey * ey
+        i = int(np.argmin(dist2))  # ties: the first listed, deterministic
+        si = float(s[i])
+        px = float(p0[i, 0]) + si * float(dx[i])
+        py = float(p0[i, 1]) + si * float(dy[i])
+        return math.sqrt(float(dist2[i])), int(pieces[i]), si, px, py
+
+    def _closest_few(self, pieces: np.ndarray, x: float, y: float):
+        ids = pieces.tolist()
+        start = self.xy[pieces].tolist()
+        end = self.xy[pieces + 1].tolist()
+        best = (math.inf, -1, 0.0, 0.0, 0.0)
+        for g, (x0, y0), (x1, y1) in zip(ids, start, end, strict=True):
+            dx, dy = x1 - x0, y1 - y0
+            len2 = dx * dx + dy * dy
+            s = ((x - x0) * dx + (y - y0) * dy) / len2 if len2 > 0 else 0.0
+            s = 0.0 if s < 0.0 else (1.0 if s > 1.0 else s)
+            px, py = x0 + s * dx, y0 + s * dy
+            d2 = (px - x) * (px - x) + (py - y) * (py - y)
+            if d2 < best[0]:
+                best = (d2, g, s, px, py)
+        return (math.sqrt(best[0]), *best[1:])
+
+
 class ModeGraph:
     """One mode's adjacency, snapping index and a lock for the one-edge weight trick."""
 
@@ -204,25 +389,14 @@ class ModeGraph:
         offsets = a["geom_offsets"]
         edges = np.flatnonzero(~np.isnan(self.cost))
         starts, ends = offsets[edges], offsets[edges + 1]
-        counts = ends - starts - 1  # pieces per segment
-        counts = np.maximum(counts, 0)
+        counts = np.maximum(ends - starts - 1, 0)  # pieces (vertex pairs) per segment
         total = int(counts.sum())
         first = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-        piece = (first + np.arange(total)).astype(np.int64)  # global index of a piece's 1st vertex
-        proj = net.projection()
+        itype = np.int32 if len(a["geom_lonlat"]) < 2**31 else np.int64
+        piece = (first + np.arange(total)).astype(itype)  # global index of a piece's 1st vertex
         self.xy, self.cum = net.geometry_xy()
-        xy0 = self.xy[piece]
-        xy1 = self.xy[piece + 1]
-        length = np.hypot(*(xy1 - xy0).T)
-        self.spacing_m = max(25.0, float(np.quantile(length, 0.95))) if total else 25.0
-        n_sub = np.maximum(1, np.ceil(length / self.spacing_m)).astype(np.int64)
-        owner = np.repeat(np.arange(total), n_sub)
-        k = np.arange(int(n_sub.sum())) - np.repeat(np.cumsum(n_sub) - n_sub, n_sub)
-        frac = ((k + 0.5) / n_sub[owner])[:, None]
-        points = xy0[owner] + (xy1 - xy0)[owner] * frac
-        self.piece = piece[owner]
-        self.tree = cKDTree(points) if len(points) else None
-        self.proj = proj
+        self.grid = SnapGrid(self.xy, piece)
+        self.proj = net.projection()
         self.offsets = offsets
         self.lonlat = a["geom_lonlat"]
         self.edge_u = a["edge_u"]
@@ -235,23 +409,10 @@ class ModeGraph:
         proj = self.proj
         x = (lon - proj.lon0) * proj.kx
         y = (lat - proj.lat0) * proj.ky
-        half = self.spacing_m / 2
-        if self.tree is None:
+        found = self.grid.nearest(x, y, limit_m)
+        if found is None:
             raise self._too_far(limit_m)
-        dd, ii = self.tree.query(
-            np.array((x, y)), k=_SNAP_CANDIDATES, distance_upper_bound=limit_m + half
-        )
-        ok = np.isfinite(dd)
-        if not ok.any():
-            raise self._too_far(limit_m)
-        best = self._closest_piece(self.piece[ii[ok]], x, y)
-        if ok.all() and dd[-1] <= best[0] + half:
-            # Candidates may have been cut off: check every piece that could be closer.
-            more = self.tree.query_ball_point((x, y), r=best[0] + half)
-            best = self._closest_piece(self.piece[np.asarray(more, dtype=np.int64)], x, y)
-        dist, g, s, px, py = best
-        if dist > limit_m:
-            raise self._too_far(limit_m)
+        dist, g, s, px, py = found
         return self._make_snap(lat, lon, x, y, g, s, px, py)
 
     def _too_far(self, limit_m: float) -> UnprocessableError:
@@ -260,23 +421,6 @@ class ModeGraph:
             "choose a point closer to the road network."
         )
         return UnprocessableError(msg, code="off_network", param="lat")
-
-    def _closest_piece(self, pieces: np.ndarray, x: float, y: float):
-        """``(distance, piece, s, px, py)`` of the closest piece; ties go to the first."""
-        p0 = self.xy[pieces].tolist()
-        p1 = self.xy[pieces + 1].tolist()
-        best = (math.inf, -1, 0.0, 0.0, 0.0)
-        for i, ((x0, y0), (x1, y1)) in enumerate(zip(p0, p1, strict=True)):
-            dx, dy = x1 - x0, y1 - y0
-            len2 = dx * dx + dy * dy
-            s = ((x - x0) * dx + (y - y0) * dy) / len2 if len2 > 0 else 0.0
-            s = 0.0 if s < 0.0 else (1.0 if s > 1.0 else s)
-            px, py = x0 + s * dx, y0 + s * dy
-            d = math.hypot(px - x, py - y)
-            if d < best[0]:
-                best = (d, i, s, px, py)
-        d, i, s, px, py = best
-        return d, int(pieces[i]), s, px, py
 
     def _make_snap(self, lat, lon, x, y, g, s, px, py) -> Snap:
         e = int(np.searchsorted(self.offsets, g, side="right")) - 1
@@ -376,6 +520,8 @@ class Router:
         self.node_lonlat = a["node_lonlat"]
         self.edge_id = a["edge_id"]
         self.edge_len = a["edge_length_m"]
+        self.edge_u = a["edge_u"]
+        self.edge_v = a["edge_v"]
         self._modes: dict[str, ModeGraph] = {}
         self._table_cache: dict[tuple[str, str], tuple] = {}
         self._lock = threading.Lock()
@@ -408,8 +554,7 @@ class Router:
         if t is None:
             a = self.net.arrays
             t = tuple(
-                a[f"{mode}.{category}.{name}"]
-                for name in ("dist", "next", "code", "fac", "fac_node")
+                a[f"{mode}.{category}.{name}"] for name in ("dist", "code", "fac", "fac_node")
             )
             self._table_cache[key] = t
         return t
@@ -475,7 +620,7 @@ class Router:
         -------
         (travel_time_s, facility index, start option, segment codes), or None if unreachable.
         """
-        dist, nxt, code, fac, _ = self._tables(mode, category)
+        dist, code, fac, _ = self._tables(mode, category)
         best_s = math.inf
         start = None
         for option in snap.options:
@@ -485,10 +630,11 @@ class Router:
         if start is None:
             return None
         node = start[0]
+        edge_u, edge_v = self.edge_u, self.edge_v
         codes = []
-        while (after := int(nxt[node])) >= 0:
-            codes.append(int(code[node]))
-            node = after
+        while (c := int(code[node])) != NO_HOP:
+            codes.append(c)
+            node = int(edge_v[c]) if c >= 0 else int(edge_u[~c])
         return best_s, int(fac[start[0]]), start, np.array(codes, dtype=np.int64)
 
     def nearest(self, lat: float, lon: float, *, category: str, mode: str, k: int = 1) -> dict:
@@ -510,7 +656,7 @@ class Router:
             route = self._route(snap, start[2], codes)
             out["results"].append(self._result(1, facs[fac], time_s, route))
             return out
-        fac_node = self._tables(mode, category)[4]
+        fac_node = self._tables(mode, category)[3]
         return self._k_nearest(g, snap, out, facs, fac_node, time_s, k)
 
     def _k_nearest(self, g, snap, out, facs, fac_node, first_s: float, k: int) -> dict:

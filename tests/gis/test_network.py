@@ -230,7 +230,7 @@ def test_nearest_table_equals_networkx_multi_source(built, mode):
     finite = np.flatnonzero(np.isfinite(table))
     assert {int(osm[i]) for i in finite} == {n for n in dist if n in set(osm.tolist())}
     for i in finite:
-        assert table[i] == pytest.approx(dist[int(osm[i])], rel=1e-9, abs=1e-9)
+        assert table[i] == pytest.approx(dist[int(osm[i])], rel=1e-6)  # stored as float32
     # facilities sit on the largest strongly connected component of the mode
     main = max(nx.strongly_connected_components(graph), key=len)
     assert fac_osm <= main
