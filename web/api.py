@@ -162,3 +162,21 @@ def openapi():
     from web.openapi import openapi_document
 
     return jsonify(openapi_document(routing_modes()))
+
+
+def warm_routing(url: str) -> None:
+    """Load the routing network and each mode's graph now, not on a user's first request.
+
+    Called once per gunicorn worker after it starts. A database without a road network is
+    logged and left for the first query to report.
+    """
+    from gis.errors import SigapError
+
+    try:
+        from gis.routing import get_router
+
+        router = get_router(url)
+        for mode in routing_modes():
+            router.mode_graph(mode)
+    except (ImportError, SigapError) as exc:
+        logger.warning("routing not warmed up: %s", exc)

@@ -36,9 +36,12 @@ class Page:
     features_json: str
 
 
-def _where(bbox: Bbox | None) -> tuple[sql.Composable, list]:
+def _where(bbox: Bbox | None, spec: LayerSpec | None = None) -> tuple[sql.Composable, list]:
+    """The bbox filter. For points the index test ``&&`` is already exact."""
     if bbox is None:
         return sql.SQL("TRUE"), []
+    if spec is not None and spec.geometry_type == "Point":
+        return sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"), list(bbox)
     clause = sql.SQL(
         "geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326) "
         "AND ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))"
@@ -48,7 +51,7 @@ def _where(bbox: Bbox | None) -> tuple[sql.Composable, list]:
 
 def count(cur, spec: LayerSpec, bbox: Bbox | None = None) -> int:
     """Number of features of ``spec`` inside ``bbox`` (all when None)."""
-    where, params = _where(bbox)
+    where, params = _where(bbox, spec)
     query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(sql.Identifier(spec.table), where)
     cur.execute(query, params)
     return int(cur.fetchone()[0])
@@ -60,33 +63,48 @@ def layer_counts(cur) -> dict[str, int]:
 
 
 def _properties(spec: LayerSpec) -> sql.Composable:
-    pairs = [
-        sql.SQL("{}, {}").format(sql.Literal(f.name), sql.Identifier(f.name))
-        for f in spec.fields
-        if f.name != "id"
-    ]
-    return sql.SQL("json_build_object({})").format(sql.SQL(", ").join(pairs))
+    """SQL text expression of a feature's ``properties`` object (public fields but ``id``).
+
+    Concatenated from ``to_json`` of each value (which escapes strings and formats
+    timestamps, arrays and booleans), a little faster than ``json_build_object``.
+    """
+    parts = []
+    for i, f in enumerate(x for x in spec.fields if x.name != "id"):
+        key = ("," if i else "{") + json.dumps(f.name) + ":"
+        parts.append(
+            sql.SQL("{} || coalesce(to_json({})::text, 'null')").format(
+                sql.Literal(key), sql.Identifier(f.name)
+            )
+        )
+    return sql.SQL("(") + sql.SQL(" || ").join(parts) + sql.SQL(" || '}')")
 
 
 def items_page(cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int, offset: int) -> Page:
-    """One page of features as a GeoJSON ``features`` array (text), built in PostGIS."""
-    where, params = _where(bbox)
-    matched = count(cur, spec, bbox)
+    """One page of features as a GeoJSON ``features`` array (text), built in PostGIS.
+
+    One query: the bbox matches are materialised once, counted (``numberMatched``) and
+    paged. Each feature is concatenated as text (``ST_AsGeoJSON`` and ``json_build_object``
+    do the escaping), about a third faster than ``json_agg`` over parsed JSON.
+    """
+    where, params = _where(bbox, spec)
+    cols = sql.SQL(", ").join(sql.Identifier(f.name) for f in spec.fields)
     query = sql.SQL(
-        "SELECT count(*), coalesce(json_agg(json_build_object("
-        "'type', 'Feature', 'id', id, "
-        "'geometry', ST_AsGeoJSON(geom, {decimals})::json, "
-        "'properties', {props})), '[]'::json)::text "
-        "FROM (SELECT * FROM {table} WHERE {where} ORDER BY id LIMIT %s OFFSET %s) AS page"
+        "WITH m AS MATERIALIZED (SELECT {cols}, geom FROM {table} WHERE {where}) "
+        "SELECT (SELECT count(*) FROM m), count(*), '[' || coalesce(string_agg("
+        '\'{{"type":"Feature","id":\' || id || \',"geometry":\' '
+        "|| ST_AsGeoJSON(geom, {decimals}) || ',\"properties\":' || {props} || '}}', ','"
+        "), '') || ']' "
+        "FROM (SELECT * FROM m ORDER BY id LIMIT %s OFFSET %s) AS page"
     ).format(
+        cols=cols,
         decimals=sql.Literal(COORD_DECIMALS),
         props=_properties(spec),
         table=sql.Identifier(spec.table),
         where=where,
     )
     cur.execute(query, [*params, limit, offset])
-    returned, features = cur.fetchone()
-    return Page(matched, int(returned), features)
+    matched, returned, features = cur.fetchone()
+    return Page(int(matched), int(returned), features)
 
 
 def feature_collection(page: Page, links: list[dict] | None = None) -> str:
@@ -104,7 +122,7 @@ def _rows(
     cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int | None, offset: int, geom_sql: str
 ):
     """Rows of the public fields plus ``geom_sql``; ``limit=None`` means every row."""
-    where, params = _where(bbox)
+    where, params = _where(bbox, spec)
     cols = sql.SQL(", ").join(sql.Identifier(f.name) for f in spec.fields)
     query = sql.SQL(
         "SELECT {cols}, {geom} FROM {table} WHERE {where} ORDER BY id LIMIT %s OFFSET %s"

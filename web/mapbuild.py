@@ -12,6 +12,7 @@ builds markers and popups with ``textContent``, so any name shows as text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import folium
@@ -26,6 +27,7 @@ FALLBACK_CENTER: tuple[float, float] = (-6.1754, 106.8272)
 MAX_ZOOM = 19
 ROAD_TILE_URL = "/api/roads/tiles/{z}/{x}/{y}.pbf"
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
+_FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*user-scalable=no"\s*/>', re.S)
 
 
 @dataclass
@@ -141,8 +143,11 @@ def finish(m: folium.Map, names: dict[str, object]) -> MapParts:
     assert isinstance(root, Figure)
     root.render()
     names = {**names, "map": m.get_name(), "layerControl": control.get_name()}
+    # folium's own viewport tag forbids zooming the page, which low-vision users need;
+    # the page template has its own.
+    header = _FOLIUM_VIEWPORT.sub("", root.header.render())
     return MapParts(
-        header=root.header.render(),
+        header=header,
         body=root.html.render(),
         script=root.script.render(),
         names=names,
