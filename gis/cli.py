@@ -198,6 +198,11 @@ def serve(host: str, port: int, workers: int | None, debug: bool) -> None:
         return
     from gunicorn.app.base import BaseApplication
 
+    def _warm(worker) -> None:
+        from web.api import warm_routing
+
+        warm_routing(url)
+
     class _Gunicorn(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
@@ -207,6 +212,7 @@ def serve(host: str, port: int, workers: int | None, debug: bool) -> None:
             self.cfg.set("accesslog", None)
             self.cfg.set("loglevel", "warning")
             self.cfg.set("proc_name", "sigap")
+            self.cfg.set("post_worker_init", _warm)
 
         def load(self):
             return app
