@@ -217,6 +217,7 @@ def test_citizen_map_markers_route_and_page_weight(watched, live_server, db_rows
     assert re.fullmatch(r"\d+ menit dengan motor, \d+(,\d)? k?m", trip)
     assert w.page.locator("#result .facility-name").inner_text() == best["facility"]["name"]
     assert w.page.locator("path[stroke='#0b4f6c']").count() >= 1
+    w.page.wait_for_load_state("networkidle")
     _shot(w, "citizen")
     w.check_clean()
 

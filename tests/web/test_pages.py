@@ -197,3 +197,11 @@ def test_openapi_describes_every_api_route_and_nothing_else(app, client):
 def test_openapi_parameters_are_the_ones_the_handlers_read(client, path, names):
     doc = client.get("/api/openapi.json").get_json()
     assert {p["name"] for p in doc["paths"][path]["get"]["parameters"]} == names
+
+
+def test_optional_tile_server_from_configuration(helsinki_db):
+    tiles = "http://tiles.example.internal/{z}/{x}/{y}.png"
+    app = create_app({"DATABASE_URL": helsinki_db, "TILE_URL": tiles, "TILE_ATTRIBUTION": "Pemkot"})
+    html = app.test_client().get("/").get_data(as_text=True)
+    assert '"http://tiles.example.internal/{z}/{x}/{y}.png"' in html
+    assert "Pemkot" in html

@@ -149,11 +149,19 @@
         var line = L.geoJSON(best.route, { style: { color: "#0b4f6c", weight: 6, opacity: 0.85 } });
         line.addTo(routeLayer);
         var f = best.facility;
+        /* dashed links: from the clicked point to the road, from the road to the office */
+        var coords = (best.route && best.route.coordinates) || [];
+        var dashed = { color: "#0b4f6c", weight: 3, opacity: 0.8, dashArray: "6 6" };
+        if (coords.length) {
+          L.polyline([origin, [coords[0][1], coords[0][0]]], dashed).addTo(routeLayer);
+          var last = coords[coords.length - 1];
+          L.polyline([[last[1], last[0]], [f.lat, f.lon]], dashed).addTo(routeLayer);
+        }
         pointMarker(f, "#ffd600").setRadius(12).bindTooltip(tooltipContent(f.name)).addTo(routeLayer);
         var trip = el("p", "trip", tripText(best.travel_time_s, best.distance_m, res.mode));
         setResult([el("p", null, S("nearest_is")), el("p", "facility-name", f.name || S("name_missing")), trip]);
         var bounds = line.getBounds().extend(origin);
-        if (bounds.isValid()) { m.fitBounds(bounds, { padding: [40, 40], maxZoom: 17 }); }
+        if (bounds.isValid()) { m.fitBounds(bounds, { padding: [40, 40], maxZoom: 17, animate: false }); }
         document.body.dataset.routeState = "done";
       }).catch(function (err) {
         if (mine !== seq) { return; }

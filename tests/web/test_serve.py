@@ -1,0 +1,63 @@
+"""``sigap serve``: gunicorn by default, on the host and port asked for."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gis.cli import main
+
+SIGAP = str(Path(sys.executable).parent / "sigap")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, timeout_s: float = 30.0):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=5)  # noqa: S310 - loopback only
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def test_serve_help_documents_every_option():
+    out = CliRunner().invoke(main, ["serve", "--help"]).output
+    for option in ("--host", "--port", "--workers", "--debug"):
+        assert option in out
+    assert "gunicorn" in out
+
+
+def test_serve_runs_gunicorn_and_answers(helsinki_db):
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": helsinki_db}
+    proc = subprocess.Popen(
+        [SIGAP, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        resp = _get(f"http://127.0.0.1:{port}/api/layers")
+        assert resp.status == 200
+        assert resp.headers["Server"].startswith("gunicorn")
+        page = _get(f"http://127.0.0.1:{port}/")
+        assert b"folium-map" in page.read()
+    finally:
+        proc.terminate()
+        out, _err = proc.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in out
