@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from flask import Blueprint, current_app, render_template
 from flask_babel import gettext
@@ -17,7 +18,7 @@ from layers.vocab import (
 )
 from web import features, mapbuild
 from web.api import routing_modes
-from web.db import cursor
+from web.db import app_database_url, cursor
 from web.i18n import current_lang, js_strings
 
 logger = logging.getLogger(__name__)
@@ -51,10 +52,27 @@ def page_data(parts: mapbuild.MapParts, page: str, **extra) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+#: Seconds a database's map extent is reused before it is computed again.
+BOUNDS_TTL_S = 60.0
+_bounds_cache: dict[str, tuple[float, tuple | None]] = {}
+
+
+def _bounds(cur) -> tuple | None:
+    """The data extent, computed at most every BOUNDS_TTL_S seconds per database."""
+    url = app_database_url()
+    hit = _bounds_cache.get(url)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < BOUNDS_TTL_S:
+        return hit[1]
+    bounds = features.data_bounds(cur)
+    _bounds_cache[url] = (now, bounds)
+    return bounds
+
+
 def _base_map(cur):
     cfg = current_app.config
     return mapbuild.new_map(
-        features.data_bounds(cur),
+        _bounds(cur),
         tile_url=cfg.get("TILE_URL"),
         tile_attribution=cfg.get("TILE_ATTRIBUTION", ""),
         tile_name=gettext("Basemap"),
