@@ -75,6 +75,8 @@ MAX_K = 10
 #: Isochrone limits: at most this many values, each in (0, MAX_MINUTES].
 MAX_ISOCHRONES = 6
 MAX_MINUTES = 120.0
+#: Isochrone polygons are hulls of at most about this many points.
+ISO_POINTS = 1500
 #: How often (seconds) a query checks whether the cache was rebuilt.
 RELOAD_CHECK_S = 2.0
 
@@ -306,19 +308,19 @@ class SnapGrid:
             if not parts:
                 return None
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
-        dx, dy = self._ring(r)
-        ix = dx + cx
-        iy = dy + cy
+        ring_x, ring_y = self._ring(r)
+        cell_x = ring_x + cx
+        cell_y = ring_y + cy
         # distance from the point to each cell's rectangle
-        left = self.x0 + ix * self.cell - x
-        bottom = self.y0 + iy * self.cell - y
-        gap_x = np.maximum(np.maximum(left, -(left + self.cell)), 0.0)
-        gap_y = np.maximum(np.maximum(bottom, -(bottom + self.cell)), 0.0)
-        ok = (ix >= 0) & (ix < self.gx) & (iy >= 0) & (iy < self.gy)
-        ok &= gap_x * gap_x + gap_y * gap_y < within * within
+        left_a = self.x0 + cell_x * self.cell - x
+        bottom_a = self.y0 + cell_y * self.cell - y
+        gap_xa = np.maximum(np.maximum(left_a, -(left_a + self.cell)), 0.0)
+        gap_ya = np.maximum(np.maximum(bottom_a, -(bottom_a + self.cell)), 0.0)
+        ok = (cell_x >= 0) & (cell_x < self.gx) & (cell_y >= 0) & (cell_y < self.gy)
+        ok &= gap_xa * gap_xa + gap_ya * gap_ya < within * within
         if not ok.any():
             return None
-        key = iy[ok] * self.gx + ix[ok]
+        key = cell_y[ok] * self.gx + cell_x[ok]
         starts = self.cell_ptr[key].astype(np.int64)
         counts = self.cell_ptr[key + 1].astype(np.int64) - starts
         total = int(counts.sum())
@@ -462,13 +464,13 @@ class ModeGraph:
         match = self.indices[idx] == np.repeat(b, deg)
         return self.edge[idx[match]]
 
-    def bounded(self, snap: Snap, limit_s: float):
+    def bounded(self, snap: Snap, limit_s: float, *, predecessors: bool = True):
         """Dijkstra from the snapped origin, up to ``limit_s`` seconds.
 
         Returns
         -------
         dist_s : ndarray [N], travel time from the origin (inf beyond the limit)
-        pred : ndarray [N], predecessor node
+        pred : ndarray [N], predecessor node (None unless ``predecessors``)
         start : (node, offset_s, towards_v) the search started from
         virtual : (s, o) when the edge s -> o stood for "origin -> o", else None
         """
@@ -487,17 +489,19 @@ class ModeGraph:
                 saved = float(self.weight[entry])
                 self.weight[entry] = snap.options[1][1] - s_off
             try:
-                dist, pred = dijkstra(
+                found = dijkstra(
                     self.graph,
                     directed=True,
                     indices=s_node,
                     limit=max(limit_s - s_off, 0.0),
-                    return_predecessors=True,
+                    return_predecessors=predecessors,
                 )
             finally:
                 if entry >= 0:
                     self.weight[entry] = saved
-        return dist + s_off, pred, snap.options[0], virtual
+        dist, pred = found if predecessors else (found, None)
+        dist += s_off
+        return dist, pred, snap.options[0], virtual
 
 
 # --- the router -----------------------------------------------------------------------------
@@ -559,31 +563,30 @@ class Router:
             self._table_cache[key] = t
         return t
 
-    def _route(self, snap: Snap, towards_v: bool, codes: np.ndarray) -> dict:
+    def _route(self, snap: Snap, towards_v: bool, codes: list[int]) -> dict:
         """Geometry, segment ids and length of: origin -> the end of the snapped segment
         (``v`` if ``towards_v``), then the segments ``codes`` (``e`` forward, ``~e`` backward)."""
         e = snap.edge
         lo, hi = int(self.offsets[e]), int(self.offsets[e + 1])
         if towards_v:
-            head = self.lonlat[lo + snap.vertex + 1 : hi]
+            idx = list(range(lo + snap.vertex + 1, hi))
             part_m = (1.0 - snap.fraction) * float(self.edge_len[e])
         else:
-            head = self.lonlat[lo : lo + snap.vertex + 1][::-1]
+            idx = list(range(lo + snap.vertex, lo - 1, -1))
             part_m = snap.fraction * float(self.edge_len[e])
-        forward = codes >= 0
-        edges = np.where(forward, codes, ~codes)
-        s = self.offsets[edges]
-        t = self.offsets[edges + 1]
-        count = t - s - 1
-        begin = np.where(forward, s + 1, t - 2)
-        step = forward * 2 - 1
-        rel = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-        idx = np.repeat(begin, count) + np.repeat(step, count) * rel
-        coords = np.concatenate([[[snap.lon, snap.lat]], head, self.lonlat[idx]])
+        edges = [c if c >= 0 else ~c for c in codes]
+        ends = np.array(edges, dtype=np.int64)
+        starts = self.offsets[ends].tolist()
+        stops = self.offsets[ends + 1].tolist()
+        for c, first, last in zip(codes, starts, stops, strict=True):
+            # skip each segment's first vertex: it is the previous one's last
+            idx.extend(range(first + 1, last) if c >= 0 else range(last - 2, first - 1, -1))
+        coords = [[round(snap.lon, 7), round(snap.lat, 7)]]
+        coords.extend(self.lonlat[idx].tolist())  # OSM coordinates: 7 decimals already
         return {
-            "distance_m": round(part_m + float(self.edge_len[edges].sum()), 2),
-            "route": {"type": "LineString", "coordinates": np.round(coords, 7).tolist()},
-            "segment_ids": [int(self.edge_id[e])] + self.edge_id[edges].tolist(),
+            "distance_m": round(part_m + float(self.edge_len[ends].sum()), 2),
+            "route": {"type": "LineString", "coordinates": coords},
+            "segment_ids": [int(self.edge_id[e])] + self.edge_id[ends].tolist(),
         }
 
     def _result(self, rank: int, fac: dict, time_s: float, route: dict) -> dict:
@@ -635,7 +638,7 @@ class Router:
         while (c := int(code[node])) != NO_HOP:
             codes.append(c)
             node = int(edge_v[c]) if c >= 0 else int(edge_u[~c])
-        return best_s, int(fac[start[0]]), start, np.array(codes, dtype=np.int64)
+        return best_s, int(fac[start[0]]), start, codes
 
     def nearest(self, lat: float, lon: float, *, category: str, mode: str, k: int = 1) -> dict:
         """The ``k`` facilities of ``category`` with the least travel time from the point."""
@@ -680,7 +683,8 @@ class Router:
             if virtual and len(nodes) >= 2 and nodes[1] == virtual[1]:
                 begin = next(o for o in snap.options if o[0] == virtual[1])
                 nodes = nodes[1:]
-            route = self._route(snap, begin[2], g.hop_codes(np.asarray(nodes, dtype=np.int64)))
+            codes = g.hop_codes(np.asarray(nodes, dtype=np.int64)).tolist()
+            route = self._route(snap, begin[2], codes)
             out["results"].append(self._result(rank, facs[i], float(times[i]), route))
         if len(order) < k:
             out["message"] = f"Only {len(order)} of the {k} asked for can be reached."
@@ -691,7 +695,7 @@ class Router:
         g = self.mode_graph(mode)
         snap = g.snap(lat, lon)
         minutes = sorted(minutes, reverse=True)
-        dist, _, _, _ = g.bounded(snap, minutes[0] * 60.0)
+        dist, _, _, _ = g.bounded(snap, minutes[0] * 60.0, predecessors=False)
         features = []
         reached_all = np.flatnonzero(np.isfinite(dist))
         for m in minutes:
@@ -745,6 +749,17 @@ class Router:
                 pts.append(a_xy + (b_xy - a_xy) * frac)
         points = np.concatenate(pts)
         buffer_m = 15.0 if g.mode == "walk" else 30.0
+        # Thin the points to one per cell of a grid sized for ~ISO_POINTS cells, so the hull
+        # stays fast; the buffer grows to cover every dropped point (within a cell diagonal).
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        cell = math.sqrt(max(float((hi - lo).prod()), 1.0) / ISO_POINTS)
+        if cell > buffer_m / 1.5 and len(points) > ISO_POINTS:
+            key = np.floor((points - lo) / cell).astype(np.int64)
+            _, keep = np.unique(
+                key[:, 0] * (int((hi - lo)[1] // cell) + 2) + key[:, 1], return_index=True
+            )
+            points = points[keep]
+            buffer_m = 1.5 * cell + 3.0
         multi = shapely.multipoints(points)
         if len(points) >= 3:
             hull = shapely.concave_hull(multi, ratio=0.3)
