@@ -160,7 +160,7 @@ def _wrk(url: str, paths: list[str], *, connections: int, seconds: int = WRK_SEC
         out = subprocess.run(
             [
                 WRK,
-                "-t2",
+                "-t1",  # one wrk thread leaves the second core to the server
                 f"-c{connections}",
                 f"-d{seconds}s",
                 "--latency",
@@ -257,7 +257,11 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(f"/api/nearest under wrk (-t2, {WRK_SECONDS} s, 100 origins, gunicorn 2 workers):")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(
+        f"/api/nearest under wrk (-t1, {WRK_SECONDS} s, 100 origins, gunicorn 2 workers;"
+        f" machine load average {load}):"
+    )
     for c in WRK_CONNECTIONS:
         n, f = near[c], flat[c]
         target = "   target >= 500 req/s, p99 <= 50 ms" if c == WRK_CONNECTIONS[0] else ""

@@ -76,6 +76,7 @@ def js_strings() -> dict[str, str]:
         ),
         "error_input": gettext("The request was not valid. Please choose another point."),
         "error_not_found": gettext("Nothing was found for this request."),
+        "error_no_facilities": gettext("There is no office of this kind in the data yet."),
         "error_generic": gettext("Sorry, something went wrong. Please try again."),
         "error_network": gettext("The server cannot be reached. Check your connection."),
         "geolocation_unavailable": gettext("Your location is not available on this device."),

@@ -76,7 +76,9 @@
     box.textContent = "";
     nodes.forEach(function (n) { box.appendChild(typeof n === "string" ? el("p", null, n) : n); });
   }
-  function errorText(status) {
+  function errorText(status, body) {
+    var code = body && body.error ? body.error.code : null;
+    if (code === "no_facilities") { return S("error_no_facilities"); }
     if (status === 0) { return S("error_network"); }
     if (status === 422) { return S("error_off_network"); }
     if (status === 400) { return S("error_input"); }
@@ -165,7 +167,7 @@
         document.body.dataset.routeState = "done";
       }).catch(function (err) {
         if (mine !== seq) { return; }
-        setResult([errorText(err.status)], true);
+        setResult([errorText(err.status, err.body)], true);
         document.body.dataset.routeState = "error";
       });
     }
@@ -257,7 +259,7 @@
         document.body.dataset.isoState = "done";
       }).catch(function (err) {
         if (mine !== seq) { return; }
-        setResult([errorText(err.status)], true);
+        setResult([errorText(err.status, err.body)], true);
         document.body.dataset.isoState = "error";
       });
     }
@@ -268,6 +270,8 @@
 
   function init() {
     var page = data().page;
+    /* plain-text credit: the page links to no outside host */
+    map().attributionControl.setPrefix("Leaflet");
     if (page === "citizen") { initCitizen(); }
     else if (page === "sanitation") { initSanitation(); }
     else if (page === "planning") { initPlanning(); }
