@@ -91,6 +91,8 @@ class Watched:
 
     def __init__(self, context):
         self.page = context.new_page()
+        # every page load is a first load: nothing cached from an earlier test
+        context.new_cdp_session(self.page).send("Network.clearBrowserCache")
         self.errors: list[str] = []
         self.requests: list[str] = []
         self.dialogs: list[str] = []
@@ -135,6 +137,16 @@ def _shot(w: Watched, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     w.page.screenshot(path=str(path))
     return path
+
+
+def _record_weight(w: Watched, page: str) -> int:
+    """Bytes transferred (headers and encoded bodies) so far; kept in test-artifacts/."""
+    total = sum(
+        r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"] for r in w.finished
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"{page}-page-weight.txt").write_text(f"{total}\n")
+    return total
 
 
 def _wait_for_road_tiles(w: Watched) -> None:
@@ -185,12 +197,8 @@ def test_citizen_map_markers_route_and_page_weight(watched, live_server, db_rows
     _wait_for_road_tiles(w)
     w.page.wait_for_load_state("networkidle")
     # the first load, assets and road tiles included, stays within the 3G budget
-    transferred = sum(
-        r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"] for r in w.finished
-    )
+    transferred = _record_weight(w, "citizen")
     assert 0 < transferred <= PAGE_BUDGET_BYTES, transferred
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "citizen-page-weight.txt").write_text(f"{transferred}\n")
     # every office is a marker in its category's cluster
     in_clusters = w.page.evaluate(
         """() => {
@@ -296,6 +304,7 @@ def test_sanitation_map_roads_by_condition_and_bins(watched, live_server, db_row
     )
     assert bins == db_rows("SELECT count(*) FROM waste_bin")[0][0]
     w.page.wait_for_load_state("networkidle")
+    assert _record_weight(w, "sanitation") <= PAGE_BUDGET_BYTES
     _shot(w, "sanitation")
     w.check_clean()
 
@@ -304,6 +313,8 @@ def test_planning_map_isochrone_from_a_click(watched, live_server):
     w = watched
     _open(w, live_server.url + "/planning?lang=id")
     _wait_for_road_tiles(w)
+    w.page.wait_for_load_state("networkidle")
+    assert _record_weight(w, "planning") <= PAGE_BUDGET_BYTES
     w.page.select_option("#minutes", "5")
     xy = _empty_map_point(w, *ORIGIN)
     with w.page.expect_response(re.compile(r"/api/isochrone\?")) as info:
