@@ -119,9 +119,11 @@ def sanitation():
     with cursor() as cur:
         m = _base_map(cur)
         bins = features.point_features(cur, LAYERS["waste_bin"])
-    mapbuild.add_roads(m, gettext("Road condition"), style="roadConditionStyle", interactive=True)
+    roads = mapbuild.add_roads(
+        m, gettext("Road condition"), style="roadConditionStyle", interactive=True
+    )
     groups = mapbuild.add_groups(m, {k: _label("waste_bin", k) for k in WASTE_BIN_KINDS})
-    parts = mapbuild.finish(m, {"groups": groups})
+    parts = mapbuild.finish(m, {"groups": groups, "roads": roads.get_name()})
     conditions = [(c, _label("road_segment", c), ROAD_CONDITION_COLORS[c]) for c in ROAD_CONDITIONS]
     blob = page_data(
         parts,

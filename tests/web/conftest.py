@@ -45,6 +45,14 @@ def routed_db(server_url, template_db):
     name = "sigap_test_web_routed"
     url = create_database(server_url, name, template=template_db)
     ingest_osm_file(shared_file("osm/helsinki.osm.pbf"), url, progress=False)
+    conn = psycopg2.connect(libpq_url(url))
+    with conn, conn.cursor() as cur:  # one kelurahan-like area for the planning map
+        cur.execute(
+            "INSERT INTO admin_area (source, source_id, name, admin_level, code, geom) VALUES"
+            " ('test', 'area/1', 'Kelurahan Uji', 7, '31.71.01.1001',"
+            " ST_Multi(ST_MakeEnvelope(24.940, 60.166, 24.948, 60.172, 4326)))"
+        )
+    conn.close()
     build_network(url, progress=False)
     yield url
     from gis.db import _engine_for

@@ -303,6 +303,22 @@ def test_sanitation_map_roads_by_condition_and_bins(watched, live_server, db_row
         }"""
     )
     assert bins == db_rows("SELECT count(*) FROM waste_bin")[0][0]
+    # a click on a road shows its condition class in words
+    xy = w.page.evaluate(
+        """() => {
+          const p = [...document.querySelectorAll('.leaflet-tile path')].find(e => {
+            const r = e.getBoundingClientRect();
+            return e.getTotalLength() > 40 && r.left > 400 && r.right < 1200
+              && r.top > 150 && r.bottom < 750;
+          });
+          const pt = p.getPointAtLength(p.getTotalLength() / 2);
+          const m = p.getScreenCTM();
+          return [pt.x * m.a + pt.y * m.c + m.e, pt.x * m.b + pt.y * m.d + m.f];
+        }"""
+    )
+    w.page.mouse.click(*xy)
+    w.page.wait_for_selector(".leaflet-popup-content dd")
+    assert w.page.locator(".leaflet-popup-content dd").inner_text() in legend
     w.page.wait_for_load_state("networkidle")
     assert _record_weight(w, "sanitation") <= PAGE_BUDGET_BYTES
     _shot(w, "sanitation")
@@ -330,6 +346,15 @@ def test_planning_map_isochrone_from_a_click(watched, live_server):
     )
     assert drawn == len(fc["features"]) + 1  # the bands and the start marker
     assert "5 menit" in w.page.locator("#result").inner_text()
+    # the administrative areas came from the API into their layer
+    areas = w.page.evaluate(
+        """() => {
+          const d = JSON.parse(document.getElementById('sigap-data').textContent);
+          return window[d.names.groups.admin].getLayers()
+            .map(l => l.feature.properties.name);
+        }"""
+    )
+    assert areas == ["Kelurahan Uji"]
     w.page.wait_for_load_state("networkidle")
     _shot(w, "planning")
     w.check_clean()
