@@ -68,7 +68,7 @@ def layers_index():
     return jsonify({"layers": out})
 
 
-def _links(name: str, fmt: str, offset: int, limit: int, matched: int) -> list[dict]:
+def _links(name: str, offset: int, limit: int, matched: int) -> list[dict]:
     base = {k: v for k, v in request.args.items() if k not in ("offset",)}
     href = f"/api/layers/{name}/items?"
     links = [{"rel": "self", "type": GEOJSON, "href": href + urlencode({**base, "offset": offset})}]
@@ -108,7 +108,7 @@ def layer_items(name: str):
             return resp
         page_size = params.DEFAULT_LIMIT if limit is None else limit
         page = features.items_page(cur, spec, bbox=bbox, limit=page_size, offset=offset)
-    links = _links(name, fmt, offset, page_size, page.number_matched)
+    links = _links(name, offset, page_size, page.number_matched)
     return Response(features.feature_collection(page, links), mimetype=GEOJSON)
 
 
