@@ -822,9 +822,14 @@ def write_cache(root: Path, net: NetworkArrays, extra_meta: dict | None = None) 
     tmp_manifest = root / f".{MANIFEST}.{os.getpid()}"
     tmp_manifest.write_text(json.dumps(manifest, indent=1))
     os.replace(tmp_manifest, root / MANIFEST)
-    for old in root.iterdir():
-        if old.is_dir() and old.name != version and old.name.startswith(("v", ".v")):
-            shutil.rmtree(old, ignore_errors=True)
+    # Keep the previous version too: a process that read the old manifest a moment ago may
+    # still be opening its files. Older ones go.
+    versions = sorted(
+        (p for p in root.iterdir() if p.is_dir() and p.name.startswith("v")),
+        key=lambda p: int(p.name[1:]),
+    )
+    for old in versions[:-2]:
+        shutil.rmtree(old, ignore_errors=True)
     return manifest
 
 
@@ -892,10 +897,20 @@ def load_network(root: Path, *, writable_weights: bool = True) -> Network:
     NotFoundError
         No network has been built here.
     """
-    manifest = read_manifest(root)
-    if manifest is None:
-        msg = "No routing network has been built for this database; run 'sigap network build'."
-        raise NotFoundError(msg)
+    for attempt in range(3):
+        manifest = read_manifest(root)
+        if manifest is None:
+            msg = "No routing network has been built for this database; run 'sigap network build'."
+            raise NotFoundError(msg)
+        try:
+            return _load_version(root, manifest, writable_weights)
+        except FileNotFoundError:  # replaced by a concurrent build while we read it
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _load_version(root: Path, manifest: dict, writable_weights: bool) -> Network:
     vdir = root / manifest["version"]
     arrays: dict[str, np.ndarray] = {}
     for path in vdir.glob("*.npy"):

@@ -6,9 +6,9 @@ touches PostGIS.
 Snapping
 --------
 The origin snaps to the nearest *edge* (not node) that the mode may use, measured in a local
-metric projection: a KD-tree over points spaced along every segment gives candidates, and the
-exact point-to-polyline distance decides (with a bound that makes the answer exact, not just
-likely). From the snapped point the traveller moves along that segment to its end ``v``
+metric projection (:class:`SnapGrid`: a uniform grid of cells listing segment pieces, searched
+ring by ring until no unseen piece can be closer, so the answer is exact, not just likely).
+From the snapped point the traveller moves along that segment to its end ``v``
 (cost ``(1 - f) * cost``) or, unless the segment is one-way for the mode, back to ``u``
 (``f * cost``), where ``f`` is the fraction of the segment's length before the snapped point.
 Points further than :data:`SNAP_LIMIT_M` from every road the mode may use are refused.
@@ -230,21 +230,20 @@ class SnapGrid:
         counts = np.bincount(key, minlength=self.gx * self.gy)
         itype = np.int32 if len(order) < 2**31 else np.int64
         self.cell_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(itype)
-        self._rings: list[tuple[np.ndarray, np.ndarray]] = []
+        # the first rings as Python pairs, computed once (read-only, so thread-safe)
+        self._ring_lists = [
+            list(zip(*(a.tolist() for a in self._ring(r)), strict=True)) for r in range(3)
+        ]
 
-    def _ring(self, r: int) -> tuple[np.ndarray, np.ndarray]:
-        while len(self._rings) <= r:
-            q = len(self._rings)
-            side = np.arange(-q, q + 1)
-            if q == 0:
-                dx, dy = np.zeros(1, np.int64), np.zeros(1, np.int64)
-            else:
-                dx = np.concatenate([side, side, np.full(2 * q - 1, -q), np.full(2 * q - 1, q)])
-                dy = np.concatenate(
-                    [np.full(2 * q + 1, -q), np.full(2 * q + 1, q), side[1:-1], side[1:-1]]
-                )
-            self._rings.append((dx, dy))
-        return self._rings[r]
+    @staticmethod
+    def _ring(r: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cell offsets ``(dx, dy)`` of the square ring at Chebyshev distance ``r``."""
+        if r == 0:
+            return np.zeros(1, np.int64), np.zeros(1, np.int64)
+        side = np.arange(-r, r + 1)
+        dx = np.concatenate([side, side, np.full(2 * r - 1, -r), np.full(2 * r - 1, r)])
+        dy = np.concatenate([np.full(2 * r + 1, -r), np.full(2 * r + 1, r), side[1:-1], side[1:-1]])
+        return dx, dy
 
     def nearest(self, x: float, y: float, limit_m: float):
         """``(distance, piece, s, px, py)`` of the nearest piece within ``limit_m``, or None.
@@ -291,7 +290,7 @@ class SnapGrid:
             cell, ptr, gx = self.cell, self.cell_ptr, self.gx
             within2 = within * within
             parts = []
-            for dx, dy in self._ring_list(r):
+            for dx, dy in self._ring_lists[r]:
                 ix, iy = cx + dx, cy + dy
                 if not (0 <= ix < gx and 0 <= iy < self.gy):
                     continue
@@ -328,10 +327,6 @@ class SnapGrid:
             return None
         idx = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
         return self.cell_piece[idx]
-
-    def _ring_list(self, r: int) -> list[tuple[int, int]]:
-        dx, dy = self._ring(r)
-        return list(zip(dx.tolist(), dy.tolist(), strict=True))
 
     def _closest(self, pieces: np.ndarray, x: float, y: float):
         if len(pieces) <= 16:  # plain Python beats numpy's per-call overhead here
@@ -835,7 +830,10 @@ def get_router(url: str | None = None, *, mode: str | None = None) -> Router:
             router = entry.router
     if mode is not None and mode not in router.net.modes:
         with _routers_lock:
-            build_network(db_url, modes=[mode])
+            current = read_manifest(root)
+            if current is None or mode not in current.get("modes", {}):
+                logger.info("the network cache lacks mode %s; building it", mode)
+                build_network(db_url, modes=[mode])
             entry = _Entry(Router(load_network(root)), _manifest_mtime(root), time.monotonic())
             _routers[root] = entry
             router = entry.router

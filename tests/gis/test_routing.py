@@ -270,20 +270,16 @@ def check_route(ref: Reference, result: dict, snapped: dict, fac_node) -> None:
     assert ids[0] == snapped["segment_id"]
     u0, v0, _, cost0, len0 = ref.seg[ids[0]]
     f = snapped["fraction"]
-    if len(ids) == 1:
-        exits = [n for n in (v0, u0) if n == fac_node]
-    else:
-        nxt = ref.seg[ids[1]]
-        exits = [n for n in (v0, u0) if n in (nxt[0], nxt[1])]
+    # Leave the first segment forwards through v0 or, unless one-way binds, backwards
+    # through u0 (on a loop, u0 == v0 and both are possible).
+    exits = [(v0, (1 - f) * cost0, (1 - f) * len0)]
+    if not (ref.mode in ONEWAY_MODES and ref.seg[ids[0]][2]):
+        exits.append((u0, f * cost0, f * len0))
+    touching = {fac_node} if len(ids) == 1 else set(ref.seg[ids[1]][:2])
+    exits = [e for e in exits if e[0] in touching]
     assert exits, "the first segment does not touch the rest of the route"
     candidates = []
-    for exit_node in exits:
-        if exit_node == v0:
-            part_s, part_m = (1 - f) * cost0, (1 - f) * len0
-        else:
-            if ref.mode in ONEWAY_MODES and ref.seg[ids[0]][2]:
-                continue  # may not go back along a one-way segment
-            part_s, part_m = f * cost0, f * len0
+    for exit_node, part_s, part_m in exits:
         node, total_s, total_m, ok = exit_node, part_s, part_m, True
         for sid in ids[1:]:
             u, v, _, cost, length = ref.seg[sid]
@@ -321,7 +317,7 @@ def test_nearest_agrees_with_networkx(request, refs, db, category, seed, mode):
     fac, dist, _ = ref.to_facility(category)
     fac_node_of = dict(fac)
     reached = 0
-    for lat, lon in random_origins(ref, 30, seed):
+    for lat, lon in random_origins(ref, 24, seed):
         res = routing.nearest(lat, lon, category=category, mode=mode, url=url)
         snapped = res["snapped"]
         check_snap(ref, lat, lon, snapped)
@@ -346,7 +342,7 @@ def test_nearest_agrees_with_networkx(request, refs, db, category, seed, mode):
         # the facility returned is one at the best time (ties may pick either)
         assert dist[fac_node_of[fid]] <= expected + 1e-6
         check_route(ref, best, snapped, fac_node_of[fid])
-    assert reached >= 20, "too few origins could reach a facility to test anything"
+    assert reached >= 16, "too few origins could reach a facility to test anything"
 
 
 @pytest.mark.parametrize("mode", MODES)
