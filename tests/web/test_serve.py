@@ -61,3 +61,19 @@ def test_serve_runs_gunicorn_and_answers(helsinki_db):
         proc.terminate()
         out, _err = proc.communicate(timeout=30)
     assert f"http://127.0.0.1:{port}/" in out
+
+
+def test_serve_refuses_production_without_a_secret_key(helsinki_db, monkeypatch):
+    from gis.settings import get_settings
+
+    monkeypatch.setenv("SIGAP_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", helsinki_db)
+    monkeypatch.delenv("SIGAP_SECRET_KEY", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["serve", "--port", str(_free_port())])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "Error: SIGAP_SECRET_KEY must be set" in result.output
