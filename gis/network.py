@@ -70,7 +70,7 @@ MODES: tuple[str, ...] = ("walk", "motorcycle", "car")
 #: Every category a facility query accepts: office categories, then waste-bin kinds.
 FACILITY_CATEGORIES: tuple[str, ...] = (*OFFICE_CATEGORIES, *WASTE_BIN_KINDS)
 #: Cache format; bump when the array layout changes so old caches are rebuilt.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 #: No edge is cheaper than this, so zero-length segments stay real edges.
 MIN_COST_S = 0.001
 EARTH_RADIUS_M = 6_371_008.8
@@ -721,6 +721,9 @@ def build_arrays(
         "geom_offsets": seg.geom_offsets.astype(np.int64),
         "geom_lonlat": seg.geom_lonlat,
     }
+    arrays["geom_xy"], arrays["geom_cum_m"] = projected_geometry(
+        proj, seg.geom_lonlat, seg.geom_offsets
+    )
     cats: dict[str, list[dict]] = {c: f for c, f in facilities.by_category.items() if f}
     meta: dict = {"lat0": lat0, "lon0": lon0, "n_nodes": n_nodes, "n_edges": n_edges}
     meta["modes"] = {}
@@ -852,7 +855,6 @@ class Network:
     manifest: dict
     arrays: dict[str, np.ndarray]
     facilities: dict[str, list[dict]]
-    _geometry_xy: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def version(self) -> str:
@@ -870,20 +872,25 @@ class Network:
         return LocalProjection(self.manifest["lat0"], self.manifest["lon0"])
 
     def geometry_xy(self) -> tuple[np.ndarray, np.ndarray]:
-        """Projected segment vertices (metres) and each vertex's distance from its segment's
-        start along the segment (metres); computed once per process."""
-        if self._geometry_xy is None:
-            xy = self.projection().forward_xy(np.asarray(self.arrays["geom_lonlat"]))
-            step = np.zeros(len(xy))
-            if len(xy) > 1:
-                step[1:] = np.hypot(*np.diff(xy, axis=0).T)
-            starts = np.asarray(self.arrays["geom_offsets"][:-1])
-            step[starts[starts < len(xy)]] = 0.0
-            cum = np.cumsum(step)
-            counts = np.diff(self.arrays["geom_offsets"])
-            cum -= np.repeat(cum[starts[counts > 0]], counts[counts > 0])
-            self._geometry_xy = (xy, cum)
-        return self._geometry_xy
+        """Projected segment vertices (metres) and each vertex's distance along its segment
+        from the segment's start (metres), as stored in the cache (shared, memory-mapped)."""
+        return self.arrays["geom_xy"], self.arrays["geom_cum_m"]
+
+
+def projected_geometry(
+    proj: LocalProjection, lonlat: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Segment vertices in ``proj`` (metres) and their distance along their segment (metres)."""
+    xy = proj.forward_xy(lonlat)
+    step = np.zeros(len(xy))
+    if len(xy) > 1:
+        step[1:] = np.hypot(*np.diff(xy, axis=0).T)
+    starts = offsets[:-1]
+    counts = np.diff(offsets)
+    step[starts[counts > 0]] = 0.0
+    cum = np.cumsum(step)
+    cum -= np.repeat(cum[starts[counts > 0]], counts[counts > 0])
+    return xy, cum
 
 
 def load_network(root: Path, *, writable_weights: bool = True) -> Network:
