@@ -464,7 +464,8 @@ class ModeGraph:
 
         Returns
         -------
-        dist_s : ndarray [N], travel time from the origin (inf beyond the limit)
+        dist_s : ndarray [N], travel time from ``start`` (inf beyond the limit); add
+            ``start[1]`` for the time from the origin (not added here: O(N) per call)
         pred : ndarray [N], predecessor node (None unless ``predecessors``)
         start : (node, offset_s, towards_v) the search started from
         virtual : (s, o) when the edge s -> o stood for "origin -> o", else None
@@ -495,7 +496,6 @@ class ModeGraph:
                 if entry >= 0:
                     self.weight[entry] = saved
         dist, pred = found if predecessors else (found, None)
-        dist += s_off
         return dist, pred, snap.options[0], virtual
 
 
@@ -664,7 +664,7 @@ class Router:
             if attempt == 3:
                 limit = math.inf
             dist, pred, start, virtual = g.bounded(snap, limit)
-            times = np.where(valid, dist[np.maximum(fac_node, 0)], np.inf)
+            times = np.where(valid, dist[np.maximum(fac_node, 0)] + start[1], np.inf)
             if np.isfinite(times).sum() >= k or not math.isfinite(limit):
                 break
             limit *= 4
@@ -690,13 +690,13 @@ class Router:
         g = self.mode_graph(mode)
         snap = g.snap(lat, lon)
         minutes = sorted(minutes, reverse=True)
-        dist, _, _, _ = g.bounded(snap, minutes[0] * 60.0, predecessors=False)
+        dist, _, start, _ = g.bounded(snap, minutes[0] * 60.0, predecessors=False)
         features = []
         reached_all = np.flatnonzero(np.isfinite(dist))
         for m in minutes:
             budget = m * 60.0
-            reached = reached_all[dist[reached_all] <= budget]
-            geom = self._reach_polygon(g, snap, dist, reached, budget)
+            reached = reached_all[dist[reached_all] <= budget - start[1]]
+            geom = self._reach_polygon(g, snap, dist, reached, budget, start[1])
             features.append(
                 {
                     "type": "Feature",
@@ -716,7 +716,9 @@ class Router:
             "mode": mode,
         }
 
-    def _reach_polygon(self, g: ModeGraph, snap: Snap, dist, reached, budget: float):
+    def _reach_polygon(
+        self, g: ModeGraph, snap: Snap, dist, reached, budget: float, start_s: float
+    ):
         """Concave hull of the reached nodes plus the points where the budget runs out."""
         proj = g.proj
         pts = [np.array([[snap.x, snap.y]])]
@@ -734,7 +736,7 @@ class Router:
             deg = g.indptr[reached + 1].astype(np.int64) - starts
             idx = np.repeat(starts - np.cumsum(deg) + deg, deg) + np.arange(int(deg.sum()))
             src = np.repeat(np.arange(len(reached)), deg)
-            left = budget - dist[reached][src]
+            left = budget - start_s - dist[reached][src]
             w = g.weight[idx]
             cut = w > left
             if cut.any():
