@@ -14,7 +14,13 @@ From the snapped point the traveller moves along that segment to its end ``v``
 Points further than :data:`SNAP_LIMIT_M` from every road the mode may use are refused.
 
 Facilities snap to the nearest node of the mode's largest strongly connected component, so a
-clinic next to an isolated parking aisle is still reachable.
+clinic next to an isolated parking aisle is still reachable. Origins may snap to any segment
+of the mode; one on a fragment that is cut off from every facility (common at the edge of a
+clipped extract) gets ``"unreachable": true`` and a message, not an error.
+
+Isochrone polygons are the concave hull (``ratio=0.3``) of the nodes reached in time plus the
+points along edges where the time runs out, thinned to about :data:`ISO_POINTS` points,
+buffered (15 m walking, 30 m otherwise, more when thinned) and simplified by 2 m.
 
 Queries
 -------
