@@ -54,7 +54,7 @@ def main() -> None:
         def reimport(rows=rows) -> None:
             conn = psycopg2.connect(libpq_url(url))
             with conn, conn.cursor() as cur:
-                new, updated = upsert_layer(cur, "road_segment", rows)
+                new, updated, _ = upsert_layer(cur, "road_segment", rows)
             conn.close()
             assert new == updated == 0
 

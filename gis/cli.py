@@ -123,11 +123,10 @@ def ingest() -> None:
 
 def print_load_summary(extract, result) -> None:
     """Per-layer counts of one ingest, as a small table."""
-    click.echo(f"{'layer':<14}{'rows':>8}{'new':>8}{'updated':>9}")
+    click.echo(f"{'layer':<14}{'rows':>8}{'new':>8}{'updated':>9}{'deleted':>9}")
     for layer, total in result.total.items():
-        click.echo(
-            f"{layer:<14}{total:>8}{result.new.get(layer, 0):>8}{result.updated.get(layer, 0):>9}"
-        )
+        new, updated = result.new.get(layer, 0), result.updated.get(layer, 0)
+        click.echo(f"{layer:<14}{total:>8}{new:>8}{updated:>9}{result.deleted.get(layer, 0):>9}")
     rejected = len(extract.rejects)
     click.echo(f"rejected: {rejected} (details in ingest_run {result.run_id})")
 

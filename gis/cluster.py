@@ -10,6 +10,7 @@ as the ``postgres`` user through ``runuser``, and the cluster directory is hande
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import hashlib
 import logging
@@ -157,11 +158,37 @@ class LocalCluster:
     def is_initialised(self) -> bool:
         return (self.pgdata / "PG_VERSION").exists()
 
-    def is_running(self) -> bool:
-        if not self.is_initialised():
-            return False
+    def _pg_ctl_says_running(self) -> bool:
         proc = self._run([pg_bindir() / "pg_ctl", "status", "-D", self.pgdata], check=False)
         return proc.returncode == 0
+
+    def _accepts_connections(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+        except OSError:
+            return False
+        return True
+
+    def is_running(self) -> bool:
+        """Running means: the pid in ``postmaster.pid`` is alive and our port answers.
+
+        After a crash or a machine restart the recorded pid may belong to another process;
+        the port check tells that apart from a live server.
+        """
+        if not self.is_initialised():
+            return False
+        return self._pg_ctl_says_running() and self._accepts_connections()
+
+    @contextlib.contextmanager
+    def _lock(self):
+        """Serialise start/stop between concurrent ``sigap`` processes."""
+        self.base.mkdir(parents=True, exist_ok=True)
+        with open(self.base / ".lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def url(self, dbname: str = DB_NAME) -> str:
         return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{dbname}"
@@ -196,6 +223,8 @@ class LocalCluster:
             pid = -1
         if pid > 0 and _pid_alive(pid) and self.is_running():
             return
+        if pid > 0 and _pid_alive(pid) and self._pg_ctl_says_running():
+            logger.warning("pid %s in postmaster.pid is not our server (no answer on port)", pid)
         logger.warning("removing stale postmaster.pid (pid %s is not running)", pid)
         pidfile.unlink(missing_ok=True)
         for lock in self.socket_dir.glob(".s.PGSQL.*.lock"):
@@ -212,6 +241,10 @@ class LocalCluster:
 
     def start(self) -> bool:
         """Start the cluster. Returns False when it was already running (a no-op)."""
+        with self._lock():
+            return self._start()
+
+    def _start(self) -> bool:
         self.init()
         if self.is_running():
             self.ensure_database(DB_NAME)
@@ -243,14 +276,17 @@ class LocalCluster:
 
     def stop(self) -> bool:
         """Stop the cluster. Returns False when it was not running."""
-        if not self.is_running():
-            return False
-        self._run([pg_bindir() / "pg_ctl", "stop", "-w", "-m", "fast", "-D", self.pgdata])
-        return True
+        with self._lock():
+            if not self.is_running():
+                return False
+            self._run([pg_bindir() / "pg_ctl", "stop", "-w", "-m", "fast", "-D", self.pgdata])
+            return True
 
     def ensure_database(self, dbname: str) -> None:
         """Create ``dbname`` with PostGIS if it does not exist yet."""
         import psycopg2
+        import psycopg2.errors
+        from psycopg2 import sql
 
         deadline = time.monotonic() + 30
         while True:
@@ -267,7 +303,8 @@ class LocalCluster:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
                 if cur.fetchone() is None:
-                    cur.execute(f'CREATE DATABASE "{dbname}"')  # noqa: S608 - name is ours
+                    with contextlib.suppress(psycopg2.errors.DuplicateDatabase):
+                        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
         finally:
             conn.close()
 

@@ -34,6 +34,9 @@ class LayerTable:
     protected: tuple[str, ...] = ()
     #: SQL condition (on the existing row) under which protected columns may be overwritten.
     guard: str | None = None
+    #: A column naming the source object a row was cut from (a road's OSM way). Rows of an
+    #: object present in the input but no longer produced by it are deleted.
+    prune_by: str | None = None
 
 
 LAYER_TABLES: dict[str, LayerTable] = {
@@ -64,17 +67,19 @@ LAYER_TABLES: dict[str, LayerTable] = {
         # A field inspection's condition survives a re-import of OSM data.
         protected=("condition",),
         guard="condition_source = 'osm'",
+        prune_by="osm_way_id",
     ),
 }
 
 
 @dataclass
 class LoadResult:
-    """Rows per layer: ``total`` in the input, ``new`` inserted, ``updated`` changed."""
+    """Rows per layer: ``total`` in the input, ``new``, ``updated`` and ``deleted``."""
 
     total: dict[str, int] = field(default_factory=dict)
     new: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
     run_id: int | None = None
 
 
@@ -112,7 +117,7 @@ def _copy_rows(cur, stage: str, columns: Sequence[str], rows: Sequence[dict]) ->
     cur.copy_expert(copy.as_string(cur), buf)
 
 
-def upsert_layer(cur, layer: str, rows: Sequence[dict]) -> tuple[int, int]:
+def upsert_layer(cur, layer: str, rows: Sequence[dict]) -> tuple[int, int, int]:
     """COPY ``rows`` into a staging table and upsert them into ``layer``'s table.
 
     Rows are matched on ``(source, source_id)``. Unchanged rows are not touched. When the
@@ -120,11 +125,11 @@ def upsert_layer(cur, layer: str, rows: Sequence[dict]) -> tuple[int, int]:
 
     Returns
     -------
-    (new, updated) : tuple of int
+    (new, updated, deleted) : tuple of int
     """
     spec = LAYER_TABLES[layer]
     if not rows:
-        return 0, 0
+        return 0, 0, 0
     cols = ("source", "source_id", *spec.columns)
     table = sql.Identifier(spec.table)
     sources = sorted({r["source"] for r in rows})
@@ -135,7 +140,7 @@ def upsert_layer(cur, layer: str, rows: Sequence[dict]) -> tuple[int, int]:
     if not cur.fetchone()[0]:
         # First load of this source: nothing to match against, COPY straight into the table.
         _copy_rows(cur, spec.table, cols, rows)
-        return len(rows), 0
+        return len(rows), 0, 0
     stage = f"stage_{spec.table}"
     cur.execute(
         sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
@@ -174,7 +179,17 @@ def upsert_layer(cur, layer: str, rows: Sequence[dict]) -> tuple[int, int]:
     cur.execute(query)
     flags = [r[0] for r in cur.fetchall()]
     new = sum(flags)
-    return new, len(flags) - new
+    deleted = 0
+    if spec.prune_by:
+        prune = sql.SQL(
+            "DELETE FROM {table} t WHERE t.source = ANY(%s) "
+            "AND t.{col} IN (SELECT DISTINCT {col} FROM {stage}) "
+            "AND NOT EXISTS (SELECT 1 FROM {stage} s "
+            "WHERE s.source = t.source AND s.source_id = t.source_id)"
+        ).format(table=table, col=sql.Identifier(spec.prune_by), stage=sql.Identifier(stage))
+        cur.execute(prune, (sources,))
+        deleted = cur.rowcount
+    return new, len(flags) - new, deleted
 
 
 def load_layers(
@@ -206,15 +221,23 @@ def load_layers(
             for layer, rows in tqdm(
                 layers.items(), desc="Loading", unit=" layers", disable=disable, leave=False
             ):
-                new, updated = upsert_layer(cur, layer, rows)
+                new, updated, deleted = upsert_layer(cur, layer, rows)
                 result.total[layer] = len(rows)
                 result.new[layer] = new
                 result.updated[layer] = updated
-                logger.info("%s: %d rows, %d new, %d updated", layer, len(rows), new, updated)
+                result.deleted[layer] = deleted
+                logger.info(
+                    "%s: %d rows, %d new, %d updated, %d deleted",
+                    layer,
+                    len(rows),
+                    new,
+                    updated,
+                    deleted,
+                )
             cur.execute(
                 "INSERT INTO ingest_run (source, sha256, started_at, finished_at, counts, "
-                "new_counts, updated_counts, rejected, rejects, status) "
-                "VALUES (%s, %s, %s, now(), %s, %s, %s, %s, %s, 'ok') RETURNING id",
+                "new_counts, updated_counts, deleted_counts, rejected, rejects, status) "
+                "VALUES (%s, %s, %s, now(), %s, %s, %s, %s, %s, %s, 'ok') RETURNING id",
                 (
                     source,
                     sha256,
@@ -222,6 +245,7 @@ def load_layers(
                     json.dumps(result.total),
                     json.dumps(result.new),
                     json.dumps(result.updated),
+                    json.dumps(result.deleted),
                     len(rejects),
                     json.dumps(list(rejects)),
                 ),

@@ -496,7 +496,7 @@ def split_road_ways(
     for way_id, tags, runs in road_ways:
         oneway, reverse = _oneway(tags)
         condition = road_condition(tags.get("smoothness"), tags.get("surface"))
-        seq = 0
+        seen: Counter[str] = Counter()
         for run in runs:
             start = 0
             for i in range(1, len(run)):
@@ -504,10 +504,16 @@ def split_road_ways(
                     piece = run[start : i + 1]
                     if reverse:
                         piece = piece[::-1]
+                    # Keyed by its end nodes, so a piece keeps its id (and an inspected
+                    # condition) when a newer extract splits the way elsewhere.
+                    key = f"way/{way_id}/{piece[0][0]}-{piece[-1][0]}"
+                    seen[key] += 1
+                    if seen[key] > 1:
+                        key = f"{key}/{seen[key]}"
                     rows.append(
                         {
                             "source": SOURCE,
-                            "source_id": f"way/{way_id}/{seq}",
+                            "source_id": key,
                             "u": piece[0][0],
                             "v": piece[-1][0],
                             "osm_way_id": way_id,
@@ -521,7 +527,6 @@ def split_road_ways(
                             "coords": [(lon, lat) for _, lon, lat in piece],
                         }
                     )
-                    seq += 1
                     start = i
     _add_lengths(rows)
     return rows

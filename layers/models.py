@@ -208,6 +208,7 @@ class IngestRun(Base):
     counts: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     new_counts: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     updated_counts: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    deleted_counts: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     rejected: Mapped[int] = mapped_column(Integer, server_default="0")
     rejects: Mapped[list] = mapped_column(JSONB, server_default="[]")
     status: Mapped[str] = mapped_column(String(16))

@@ -2,7 +2,7 @@
 
 The server is ``DATABASE_URL`` when set, else the project-local cluster (started if needed).
 Tests never touch the ``sigap`` database itself: every test database is a copy of a
-migrated template, ``sigap_test_tpl``. A missing database or data file fails the run; it
+migrated template, ``sigap_test_<pid>_tpl``. A missing database or data file fails the run; it
 never skips.
 """
 
@@ -14,13 +14,15 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
 from gis.db import libpq_url, upgrade
 from gis.settings import PROJECT_ROOT
 
 SHARED_DATA = Path(os.environ.get("SIGAP_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
-TEMPLATE_DB = "sigap_test_tpl"
+#: Names carry the pid, so two test runs on one server do not drop each other's databases.
+TEMPLATE_DB = f"sigap_test_{os.getpid()}_tpl"
 _counter = itertools.count()
 
 
@@ -58,22 +60,30 @@ def _admin(server_url: str):
 
 def create_database(server_url: str, name: str, template: str | None = None) -> str:
     """(Re)create database ``name``, optionally as a copy of ``template``; return its URL."""
+    drop_database(server_url, name)
     conn = _admin(server_url)
     try:
         with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            tpl = f' TEMPLATE "{template}"' if template else ""
-            cur.execute(f'CREATE DATABASE "{name}"{tpl}')
+            query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            cur.execute(query)
     finally:
         conn.close()
     return _with_db(server_url, name)
 
 
 def drop_database(server_url: str, name: str) -> None:
+    """Drop database ``name`` and any routing cache built for it."""
+    from gis.network import drop_cache
+
+    drop_cache(_with_db(server_url, name))
     conn = _admin(server_url)
     try:
         with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
     finally:
         conn.close()
 
@@ -90,14 +100,13 @@ def server_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def template_db(server_url: str) -> str:
+def template_db(server_url: str):
     """A migrated, empty database used as the template of every test database."""
     url = create_database(server_url, TEMPLATE_DB)
     upgrade(url)
-    from gis.db import _engine_for
-
-    _engine_for.cache_clear()  # no pooled connection may hold the template open
-    return TEMPLATE_DB
+    _dispose(url)  # no pooled connection may hold the template open
+    yield TEMPLATE_DB
+    drop_database(server_url, TEMPLATE_DB)
 
 
 @pytest.fixture
@@ -121,22 +130,25 @@ def _dispose(url: str) -> None:
     _engine_for.cache_clear()
 
 
-def _ingested_db(server_url: str, template_db: str, name: str, files: list[str]) -> str:
+def _ingested_db(server_url: str, template_db: str, city: str, files: list[str]):
     from ingest.osm import ingest_osm_file
 
+    name = f"sigap_test_{os.getpid()}_{city}"
     url = create_database(server_url, name, template=template_db)
     for f in files:
         ingest_osm_file(shared_file(f), url, progress=False)
-    return url
+    yield url
+    _dispose(url)
+    drop_database(server_url, name)
 
 
 @pytest.fixture(scope="session")
-def helsinki_db(server_url: str, template_db: str) -> str:
+def helsinki_db(server_url: str, template_db: str):
     """URL of a database holding ``helsinki.osm.pbf``. Treat as read-only."""
-    return _ingested_db(server_url, template_db, "sigap_test_helsinki", ["osm/helsinki.osm.pbf"])
+    yield from _ingested_db(server_url, template_db, "helsinki", ["osm/helsinki.osm.pbf"])
 
 
 @pytest.fixture(scope="session")
-def andorra_db(server_url: str, template_db: str) -> str:
+def andorra_db(server_url: str, template_db: str):
     """URL of a database holding ``andorra.osm.pbf``. Treat as read-only."""
-    return _ingested_db(server_url, template_db, "sigap_test_andorra", ["osm/andorra.osm.pbf"])
+    yield from _ingested_db(server_url, template_db, "andorra", ["osm/andorra.osm.pbf"])

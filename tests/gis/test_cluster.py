@@ -102,12 +102,13 @@ def _run_as_unprivileged(base: Path, port: int) -> dict:
     return ast.literal_eval(payload)
 
 
-# As root (CI), the test above covers the root path (runuser) and this one a normal user.
-UNPRIVILEGED = ["postgres"] if IS_ROOT else []
-
-
-@pytest.mark.parametrize("user", UNPRIVILEGED)
-def test_start_as_a_normal_user(cluster_base, user):
+def test_start_as_a_normal_user(cluster_base):
+    """As root (CI) the test above covers root (runuser); here a forked child drops to the
+    ``postgres`` user. Run by a normal user, both tests run as that user."""
+    if not IS_ROOT:
+        result = _lifecycle(cluster_base, _free_port())
+        assert result["first"] is True and result["second"] is False
+        return
     result = _run_as_unprivileged(cluster_base, _free_port())
     assert "error" not in result, result
     assert result["first"] is True and result["second"] is False
@@ -131,6 +132,27 @@ def test_stale_pid_file_after_a_crash_is_recovered(cluster_base):
     assert cluster.start() is True
     assert postgis_version(cluster.url()).startswith("3.")
     cluster.stop()
+
+
+def test_pid_file_naming_a_live_unrelated_process_is_recovered(cluster_base):
+    """After a machine restart the old pid may belong to some other process."""
+    cluster = LocalCluster(cluster_base, preferred_port=_free_port(), fast=True)
+    cluster.start()
+    pidfile = cluster.pgdata / "postmaster.pid"
+    saved = pidfile.read_text()
+    cluster.stop()
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        lines = saved.splitlines()
+        lines[0] = str(other.pid)
+        pidfile.write_text("\n".join(lines) + "\n")
+        assert cluster.is_running() is False
+        assert cluster.start() is True
+        assert postgis_version(cluster.url()).startswith("3.")
+    finally:
+        other.kill()
+        other.wait()
+        cluster.stop()
 
 
 def test_port_taken_by_another_program_picks_a_free_one(cluster_base):

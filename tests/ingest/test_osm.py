@@ -345,6 +345,51 @@ def test_inspected_condition_survives_reimport(fresh_db):
     assert cond == "rusak_berat"
 
 
+def _tiny_osm(path: Path, *, with_crossing: bool) -> Path:
+    crossing = (
+        "<node id='4' lat='-7.249' lon='112.751'/>"
+        "<way id='21'><nd ref='2'/><nd ref='4'/><tag k='highway' v='residential'/></way>"
+        if with_crossing
+        else ""
+    )
+    path.write_text(
+        "<?xml version='1.0' encoding='UTF-8'?><osm version='0.6'>"
+        "<node id='1' lat='-7.25' lon='112.75'/><node id='2' lat='-7.25' lon='112.751'/>"
+        "<node id='3' lat='-7.25' lon='112.752'/>"
+        "<node id='5' lat='-7.26' lon='112.75'/><node id='6' lat='-7.26' lon='112.751'/>"
+        f"{crossing}"
+        "<way id='20'><nd ref='1'/><nd ref='2'/><nd ref='3'/>"
+        "<tag k='highway' v='residential'/></way>"
+        "<way id='22'><nd ref='5'/><nd ref='6'/><tag k='highway' v='service'/></way>"
+        "</osm>"
+    )
+    return path
+
+
+def test_reimport_of_a_changed_extract_replaces_stale_pieces(fresh_db, tmp_path):
+    ingest_osm_file(_tiny_osm(tmp_path / "v1.osm", with_crossing=False), fresh_db)
+    with get_engine(fresh_db).begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE road_segment SET condition = 'rusak_berat', "
+                "condition_source = 'inspection' WHERE osm_way_id = 22"
+            )
+        )
+    _, result = ingest_osm_file(_tiny_osm(tmp_path / "v2.osm", with_crossing=True), fresh_db)
+    with get_engine(fresh_db).connect() as conn:
+        rows = conn.execute(
+            text("SELECT osm_way_id, u, v, condition FROM road_segment ORDER BY 1, 2")
+        ).all()
+        deleted = conn.execute(
+            text("SELECT deleted_counts FROM ingest_run ORDER BY id DESC LIMIT 1")
+        ).scalar()
+    # way 20 is now split at the new junction (node 2); its old 1->3 piece is gone
+    assert [(w, u, v) for w, u, v, _ in rows] == [(20, 1, 2), (20, 2, 3), (21, 2, 4), (22, 5, 6)]
+    assert result.deleted["road_segment"] == 1 and deleted["road_segment"] == 1
+    # the untouched, inspected road keeps its condition
+    assert rows[-1].condition == "rusak_berat"
+
+
 def test_admin_boundaries_assemble_or_are_rejected_with_a_reason(fresh_db):
     path = shared_file("indonesia/surabaya_admin_boundaries.osm")
     relations = sum(1 for _ in osmium.FileProcessor(str(path), osmium.osm.RELATION))
