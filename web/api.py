@@ -13,9 +13,12 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
-from gis.errors import InvalidInputError, NotFoundError
+from gis.errors import InvalidInputError, NotFoundError, SigapError, UnprocessableError
+from gis.network import FACILITY_CATEGORIES, MODES
+from gis.routing import MAX_K, get_router
+from gis.routing import isochrone as route_isochrone
+from gis.routing import nearest as route_nearest
 from layers.registry import LAYERS, get_layer
-from layers.vocab import OFFICE_CATEGORIES, WASTE_BIN_KINDS
 from web import features, params
 from web.db import app_database_url, cursor
 from web.i18n import current_lang
@@ -28,17 +31,6 @@ GEOJSON = "application/geo+json"
 MVT = "application/vnd.mapbox-vector-tile"
 #: Tiles change when an inspection changes a road's condition: cache them briefly.
 TILE_MAX_AGE_S = 60
-FALLBACK_MODES: tuple[str, ...] = ("walk", "motorcycle", "car")
-#: Categories ``/api/nearest`` accepts: office categories, then waste-bin kinds.
-FACILITY_CATEGORIES: tuple[str, ...] = (*OFFICE_CATEGORIES, *WASTE_BIN_KINDS)
-
-
-def routing_modes() -> tuple[str, ...]:
-    try:
-        from gis.routing import MODES
-    except ImportError:  # the routing engine is not installed in this checkout
-        return FALLBACK_MODES
-    return tuple(MODES)
 
 
 @bp.get("/layers")
@@ -92,19 +84,23 @@ def layer_items(name: str):
     fmt = params.parse_choice(args, "f", params.FORMATS, default="geojson")
     bbox = params.parse_bbox(args.get("bbox"))
     # GeoJSON pages default to DEFAULT_LIMIT; a CSV or GeoPackage export defaults to every
-    # matching feature (an explicit limit still has the same maximum).
+    # matching feature, up to MAX_EXPORT_FEATURES (an explicit limit has the same maximum).
     limit = params.parse_optional_int(args, "limit", minimum=1, maximum=params.MAX_LIMIT)
     offset = params.parse_int(args, "offset", default=0, minimum=0, maximum=params.MAX_OFFSET)
     with cursor() as cur:
-        if fmt == "csv":
-            text = features.items_csv(cur, spec, bbox=bbox, limit=limit, offset=offset)
-            resp = Response(text, mimetype="text/csv")
-            resp.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-            return resp
-        if fmt == "gpkg":
-            chunks = features.items_gpkg(cur, spec, bbox=bbox, limit=limit, offset=offset)
-            resp = Response(chunks, mimetype="application/geopackage+sqlite3")
-            resp.headers["Content-Disposition"] = f'attachment; filename="{name}.gpkg"'
+        if fmt in ("csv", "gpkg"):
+            if limit is None:
+                limit = _export_limit(cur, spec, bbox, offset)
+            if fmt == "csv":
+                body: str | bytes = features.items_csv(
+                    cur, spec, bbox=bbox, limit=limit, offset=offset
+                )
+                mimetype = "text/csv"
+            else:
+                body = features.items_gpkg(cur, spec, bbox=bbox, limit=limit, offset=offset)
+                mimetype = "application/geopackage+sqlite3"
+            resp = Response(body, mimetype=mimetype)
+            resp.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
             return resp
         page_size = params.DEFAULT_LIMIT if limit is None else limit
         page = features.items_page(cur, spec, bbox=bbox, limit=page_size, offset=offset)
@@ -112,11 +108,28 @@ def layer_items(name: str):
     return Response(features.feature_collection(page, links), mimetype=GEOJSON)
 
 
+def _export_limit(cur, spec, bbox: features.Bbox | None, offset: int) -> int:
+    """The row limit of an export without ``limit``: every match, or 422 above the cap."""
+    cap = params.MAX_EXPORT_FEATURES
+    matched = max(0, features.count(cur, spec, bbox) - offset)
+    if matched > cap:
+        msg = (
+            f"{matched} features match, more than the {cap} an export without 'limit' may "
+            f"hold. Narrow 'bbox', or page with 'limit' (at most {params.MAX_LIMIT}) "
+            "and 'offset'."
+        )
+        raise UnprocessableError(msg, code="export_too_large", param="limit")
+    return cap  # a bound even if rows arrived since the count
+
+
 @bp.get("/roads/tiles/<int:z>/<int:x>/<int:y>.pbf")
 def road_tile(z: int, x: int, y: int):
-    """A Mapbox vector tile of the road network, layer ``roads``."""
-    if z > params.MAX_TILE_ZOOM:
-        msg = f"'z' must be between 0 and {params.MAX_TILE_ZOOM}."
+    """A Mapbox vector tile of the road network, layer ``roads`` (zoom ``MIN_TILE_ZOOM`` up)."""
+    if not params.MIN_TILE_ZOOM <= z <= params.MAX_TILE_ZOOM:
+        msg = (
+            f"'z' must be between {params.MIN_TILE_ZOOM} and {params.MAX_TILE_ZOOM}, got {z}; "
+            "a lower-zoom tile would hold a whole region's roads."
+        )
         raise InvalidInputError(msg, code="invalid_parameter", param="z")
     n = 1 << z
     for param, value in (("x", x), ("y", y)):
@@ -134,12 +147,10 @@ def road_tile(z: int, x: int, y: int):
 @bp.get("/nearest")
 def nearest():
     """The ``k`` nearest facilities of a category by travel time, with routes."""
-    from gis.routing import nearest as route_nearest
-
     lat, lon = params.parse_lat_lon(request.args)
     category = params.parse_choice(request.args, "category", FACILITY_CATEGORIES, default=None)
-    mode = params.parse_choice(request.args, "mode", routing_modes(), default="walk")
-    k = params.parse_int(request.args, "k", default=1, minimum=1, maximum=params.MAX_K)
+    mode = params.parse_choice(request.args, "mode", MODES, default="walk")
+    k = params.parse_int(request.args, "k", default=1, minimum=1, maximum=MAX_K)
     result = route_nearest(lat, lon, category=category, mode=mode, k=k, url=app_database_url())
     return jsonify(result)
 
@@ -147,11 +158,9 @@ def nearest():
 @bp.get("/isochrone")
 def isochrone():
     """Areas reachable from a point within each of ``minutes``, as GeoJSON."""
-    from gis.routing import isochrone as route_isochrone
-
     lat, lon = params.parse_lat_lon(request.args)
     minutes = params.parse_minutes(request.args.get("minutes"))
-    mode = params.parse_choice(request.args, "mode", routing_modes(), default="walk")
+    mode = params.parse_choice(request.args, "mode", MODES, default="walk")
     result = route_isochrone(lat, lon, minutes=minutes, mode=mode, url=app_database_url())
     return Response(json.dumps(result), mimetype=GEOJSON)
 
@@ -161,7 +170,7 @@ def openapi():
     """This API's OpenAPI 3 description."""
     from web.openapi import openapi_document
 
-    return jsonify(openapi_document(routing_modes()))
+    return jsonify(openapi_document())
 
 
 def warm_routing(url: str) -> None:
@@ -170,13 +179,9 @@ def warm_routing(url: str) -> None:
     Called once per gunicorn worker after it starts. A database without a road network is
     logged and left for the first query to report.
     """
-    from gis.errors import SigapError
-
     try:
-        from gis.routing import get_router
-
         router = get_router(url)
-        for mode in routing_modes():
+        for mode in MODES:
             router.mode_graph(mode)
-    except (ImportError, SigapError) as exc:
+    except SigapError as exc:
         logger.warning("routing not warmed up: %s", exc)

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from psycopg2 import sql
@@ -118,10 +117,8 @@ def feature_collection(page: Page, links: list[dict] | None = None) -> str:
     return json.dumps(head)[:-1] + ', "features": ' + page.features_json + "}"
 
 
-def _rows(
-    cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int | None, offset: int, geom_sql: str
-):
-    """Rows of the public fields plus ``geom_sql``; ``limit=None`` means every row."""
+def _rows(cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int, offset: int, geom_sql: str):
+    """Rows of the public fields plus ``geom_sql``, at most ``limit`` of them."""
     where, params = _where(bbox, spec)
     cols = sql.SQL(", ").join(sql.Identifier(f.name) for f in spec.fields)
     query = sql.SQL(
@@ -139,21 +136,46 @@ def _flat(value):
     return value
 
 
-def items_csv(cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int | None, offset: int) -> str:
-    """CSV of the public fields plus a ``wkt`` geometry column (QGIS reads it as is)."""
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> object:
+    """A value as a CSV cell: lists joined, timestamps in ISO 8601, ``None`` empty, and text
+    that a spreadsheet would run as a formula (starting with ``= + - @``, tab or CR)
+    prefixed with a single quote ``'``. Numbers are left as they are."""
+    if value is None:
+        return ""
+    value = _flat(value)
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def items_csv(cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int, offset: int) -> str:
+    """CSV (RFC 4180, CRLF line ends) of the public fields plus a ``wkt`` geometry column
+    (QGIS reads it as is).
+
+    Text cells are made safe to open in a spreadsheet by :func:`csv_cell`. With CRLF as the
+    line terminator the writer quotes every cell holding a CR or LF, so text with a stray
+    line break cannot split a row.
+    """
     rows = _rows(cur, spec, bbox=bbox, limit=limit, offset=offset, geom_sql="ST_AsText(geom)")
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([*spec.field_names, "wkt"])
     for row in rows:
-        writer.writerow([_flat(v) if v is not None else "" for v in row])
+        writer.writerow([csv_cell(v) for v in row])
     return out.getvalue()
 
 
-def items_gpkg(
-    cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int | None, offset: int
-) -> Iterator[bytes]:
-    """A GeoPackage (EPSG:4326) of the public fields, yielded in chunks for streaming."""
+def items_gpkg(cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int, offset: int) -> bytes:
+    """A GeoPackage (EPSG:4326) of the public fields, as bytes.
+
+    GDAL writes the file to a temporary path, which is read back and deleted before this
+    returns, whatever happens to the response afterwards (a HEAD request, a client that
+    hangs up). The caller bounds ``limit``, which bounds the memory used.
+    """
     import geopandas as gpd
     import pandas as pd
     import pyogrio
@@ -170,22 +192,13 @@ def items_gpkg(
             frame[f.name] = frame[f.name].astype("object")
     geoms = shapely.from_wkb([bytes(r[-1]) for r in rows]) if rows else []
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
-    fd, path = tempfile.mkstemp(suffix=".gpkg")
-    os.close(fd)
-    os.unlink(path)  # GDAL creates the file itself
-    pyogrio.write_dataframe(
-        gdf, path, layer=spec.name, driver="GPKG", geometry_type=spec.geometry_type
-    )
-
-    def chunks() -> Iterator[bytes]:
-        try:
-            with open(path, "rb") as fh:
-                while block := fh.read(64 * 1024):
-                    yield block
-        finally:
-            os.unlink(path)
-
-    return chunks()
+    with tempfile.TemporaryDirectory(prefix="sigap-gpkg-") as tmp:
+        path = os.path.join(tmp, f"{spec.name}.gpkg")  # GDAL creates the file itself
+        pyogrio.write_dataframe(
+            gdf, path, layer=spec.name, driver="GPKG", geometry_type=spec.geometry_type
+        )
+        with open(path, "rb") as fh:
+            return fh.read()
 
 
 #: Road attributes carried in each vector tile feature.
@@ -193,7 +206,11 @@ TILE_FIELDS: tuple[str, ...] = ("id", "name", "highway", "condition", "oneway")
 
 
 def road_tile(cur, z: int, x: int, y: int) -> bytes:
-    """One Mapbox vector tile (layer ``roads``) of ``road_segment`` at ``z/x/y``."""
+    """One Mapbox vector tile (layer ``roads``) of ``road_segment`` at ``z/x/y``.
+
+    Every segment touching the tile is read, so callers keep ``z`` at city zooms
+    (``web.params.MIN_TILE_ZOOM`` and up).
+    """
     cols = sql.SQL(", ").join(sql.SQL("r.") + sql.Identifier(c) for c in TILE_FIELDS)
     query = sql.SQL(
         "WITH b AS (SELECT ST_TileEnvelope(%s, %s, %s) AS env) "

@@ -20,6 +20,7 @@ from branca.element import Figure
 from folium.plugins import MarkerCluster, VectorGridProtobuf
 from folium.utilities import JsCode
 
+from web import params
 from web.http import asset_url
 
 #: Central Jakarta: the map's centre when the database holds no data yet.
@@ -87,6 +88,7 @@ def add_roads(m: folium.Map, name: str, *, style: str, interactive: bool = False
         options={
             "vectorTileLayerStyles": {"roads": JsCode(f"SIGAP.{style}")},
             "interactive": interactive,
+            "minZoom": params.MIN_TILE_ZOOM,  # the API refuses lower-zoom tiles
             "maxNativeZoom": 18,
             "maxZoom": MAX_ZOOM,
             "attribution": OSM_ATTRIBUTION,

@@ -9,6 +9,7 @@ import time
 from flask import Blueprint, current_app, render_template
 from flask_babel import gettext
 
+from gis.network import MODES
 from layers.registry import LAYERS
 from layers.vocab import (
     OFFICE_CATEGORIES,
@@ -17,7 +18,6 @@ from layers.vocab import (
     WASTE_BIN_KINDS,
 )
 from web import features, mapbuild
-from web.api import routing_modes
 from web.db import app_database_url, cursor
 from web.i18n import current_lang, js_strings
 
@@ -36,7 +36,7 @@ def mode_labels() -> dict[str, str]:
         "motorcycle": gettext("Motorcycle"),
         "car": gettext("Car"),
     }
-    return {m: labels.get(m, m) for m in routing_modes()}
+    return {m: labels.get(m, m) for m in MODES}
 
 
 def page_data(parts: mapbuild.MapParts, page: str, **extra) -> str:

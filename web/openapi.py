@@ -1,13 +1,14 @@
 """The OpenAPI 3 description of SIGAP's JSON API (``/api/openapi.json``).
 
-``tests/web/test_openapi.py`` checks that every API route is described here and that every
-described path is a route, so the description stays true.
+Limits come from the modules that enforce them (:mod:`web.params`, :mod:`gis.routing`,
+:mod:`gis.network`), so the description and the behaviour cannot drift apart.
 """
 
 from __future__ import annotations
 
+from gis.network import FACILITY_CATEGORIES, MODES
+from gis.routing import MAX_ISOCHRONES, MAX_K, MAX_MINUTES
 from layers.registry import LAYERS
-from layers.vocab import OFFICE_CATEGORIES, WASTE_BIN_KINDS
 from web import params
 
 _ERROR = {"$ref": "#/components/responses/Error"}
@@ -47,10 +48,11 @@ LON = _q(
 )
 
 
-def openapi_document(modes: tuple[str, ...]) -> dict:
-    """The OpenAPI 3.0 document; ``modes`` are the travel modes of the routing engine."""
-    mode = _q("mode", {"type": "string", "enum": list(modes), "default": "walk"}, "Travel mode.")
+def openapi_document() -> dict:
+    """The OpenAPI 3.0 document."""
+    mode = _q("mode", {"type": "string", "enum": list(MODES), "default": "walk"}, "Travel mode.")
     errors = {"400": _ERROR, "404": _ERROR, "422": _ERROR}
+    mins = ", ".join(f"{m:g}" for m in params.DEFAULT_MINUTES)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -59,7 +61,11 @@ def openapi_document(modes: tuple[str, ...]) -> dict:
             "description": (
                 "Public-service GIS: layers of offices, waste bins, roads and administrative "
                 "areas; nearest office and reachable areas by travel time. Errors are JSON "
-                '`{"error": {"code", "message", "param"}}` with HTTP 400, 404 or 422.'
+                '`{"error": {"code", "message", "param"}}` with HTTP 400, 404 or 422. '
+                "CSV exports guard against spreadsheet formula injection: a text cell that "
+                "starts with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with a "
+                "single quote `'`, so a phone number `+62 31 ...` reads `'+62 31 ...` "
+                "(the usual OWASP practice; strip a leading `'` when you need the raw value)."
             ),
         },
         "paths": {
@@ -94,8 +100,11 @@ def openapi_document(modes: tuple[str, ...]) -> dict:
                                 "maximum": params.MAX_LIMIT,
                             },
                             f"Features per page, at most {params.MAX_LIMIT}. "
-                            f"Default {params.DEFAULT_LIMIT} "
-                            "for GeoJSON; CSV and GeoPackage default to every matching feature.",
+                            f"Default {params.DEFAULT_LIMIT} for GeoJSON. CSV and GeoPackage "
+                            "exports default to every matching feature (after `offset`), up to "
+                            f"{params.MAX_EXPORT_FEATURES}; a larger export without `limit` is "
+                            "refused with HTTP 422 (code `export_too_large`): narrow `bbox` or "
+                            "page with `limit` and `offset`.",
                         ),
                         _q(
                             "offset",
@@ -110,7 +119,9 @@ def openapi_document(modes: tuple[str, ...]) -> dict:
                         _q(
                             "f",
                             {"type": "string", "enum": list(params.FORMATS), "default": "geojson"},
-                            "Output format: GeoJSON, CSV (with a WKT column) or GeoPackage.",
+                            "Output format: GeoJSON, CSV (with a WKT column; text cells "
+                            "starting with = + - @ tab or CR are prefixed with `'`) or "
+                            "GeoPackage.",
                         ),
                     ],
                     "responses": {
@@ -135,12 +146,19 @@ def openapi_document(modes: tuple[str, ...]) -> dict:
                 "get": {
                     "summary": "A Mapbox vector tile of the roads (layer `roads`), with "
                     "each segment's condition class.",
+                    "description": f"Served for zoom {params.MIN_TILE_ZOOM} to "
+                    f"{params.MAX_TILE_ZOOM}; a lower zoom is refused with HTTP 400 "
+                    "(`param` `z`), since one such tile would hold a whole region's roads.",
                     "operationId": "roadTile",
                     "parameters": [
                         _p(
                             "z",
-                            {"type": "integer", "minimum": 0, "maximum": params.MAX_TILE_ZOOM},
-                            "Zoom.",
+                            {
+                                "type": "integer",
+                                "minimum": params.MIN_TILE_ZOOM,
+                                "maximum": params.MAX_TILE_ZOOM,
+                            },
+                            f"Zoom, {params.MIN_TILE_ZOOM} to {params.MAX_TILE_ZOOM}.",
                         ),
                         _p("x", {"type": "integer", "minimum": 0}, "Tile column."),
                         _p("y", {"type": "integer", "minimum": 0}, "Tile row."),
@@ -167,7 +185,7 @@ def openapi_document(modes: tuple[str, ...]) -> dict:
                         LON,
                         _q(
                             "category",
-                            {"type": "string", "enum": [*OFFICE_CATEGORIES, *WASTE_BIN_KINDS]},
+                            {"type": "string", "enum": list(FACILITY_CATEGORIES)},
                             "Office category or waste-bin kind.",
                             required=True,
                         ),
@@ -177,7 +195,7 @@ def openapi_document(modes: tuple[str, ...]) -> dict:
                             {
                                 "type": "integer",
                                 "minimum": 1,
-                                "maximum": params.MAX_K,
+                                "maximum": MAX_K,
                                 "default": 1,
                             },
                             "How many offices.",
@@ -205,7 +223,8 @@ def openapi_document(modes: tuple[str, ...]) -> dict:
                             "minutes",
                             {"type": "string", "example": "5,10,15"},
                             f"Comma-separated limits, each above 0 and at most "
-                            f"{params.MAX_MINUTES:g}; at most {params.MAX_ISO_BANDS} values.",
+                            f"{MAX_MINUTES:g}; at most {MAX_ISOCHRONES} values. "
+                            f"Default {mins}.",
                         ),
                         mode,
                     ],

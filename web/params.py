@@ -10,22 +10,26 @@ import math
 from collections.abc import Mapping
 
 from gis.errors import InvalidInputError
+from gis.routing import validate_minutes
 
 #: Features per page when ``limit`` is not given.
 DEFAULT_LIMIT = 1000
 #: The largest ``limit`` a client may ask for (documented in the OpenAPI description).
 MAX_LIMIT = 10000
+#: The most features a CSV or GeoPackage export without ``limit`` may hold; a larger
+#: export is refused (HTTP 422), so no request loads a whole large layer into memory.
+MAX_EXPORT_FEATURES = 50_000
 #: The largest ``offset``; deeper paging should narrow the bbox instead.
 MAX_OFFSET = 1_000_000
 #: Output formats of ``/api/layers/<name>/items``.
 FORMATS: tuple[str, ...] = ("geojson", "csv", "gpkg")
-#: The most facilities ``/api/nearest`` returns.
-MAX_K = 10
-#: Isochrone limits, in minutes.
-MAX_MINUTES = 120.0
-MAX_ISO_BANDS = 6
+#: Smallest vector-tile zoom level served: a lower-zoom tile covers a whole region's roads
+#: (a z12 tile is about 10 km wide at the equator).
+MIN_TILE_ZOOM = 12
 #: Largest vector-tile zoom level served.
 MAX_TILE_ZOOM = 22
+#: Isochrone limits when ``minutes`` is not given.
+DEFAULT_MINUTES: tuple[float, ...] = (5.0, 10.0, 15.0)
 
 
 def _bad(param: str, message: str) -> InvalidInputError:
@@ -128,16 +132,12 @@ def parse_choice(
 
 
 def parse_minutes(raw: str | None) -> list[float]:
-    """Comma-separated isochrone limits in minutes, each in (0, MAX_MINUTES]."""
+    """Comma-separated isochrone limits in minutes.
+
+    The numbers are parsed here; their count and range are checked by
+    :func:`gis.routing.validate_minutes` (at most ``MAX_ISOCHRONES`` values, each in
+    ``(0, MAX_MINUTES]``), so the API and the CLI share one rule.
+    """
     if raw is None or raw == "":
-        return [5.0, 10.0, 15.0]
-    parts = raw.split(",")
-    if len(parts) > MAX_ISO_BANDS:
-        msg = f"'minutes' takes at most {MAX_ISO_BANDS} values."
-        raise _bad("minutes", msg)
-    values = [_finite(p.strip(), "minutes") for p in parts]
-    for v in values:
-        if not 0.0 < v <= MAX_MINUTES:
-            msg = f"'minutes' values must be above 0 and at most {MAX_MINUTES:g}."
-            raise _bad("minutes", msg)
-    return values
+        return list(DEFAULT_MINUTES)
+    return validate_minutes([_finite(p.strip(), "minutes") for p in raw.split(",")])

@@ -1,6 +1,13 @@
-"""Fixtures for the web layer: the app on the Helsinki database, a test client, helpers."""
+"""Fixtures for the web layer: the app on the Helsinki database, a test client, helpers.
+
+Databases this package creates are named with the process id (two pytest runs on one
+server must not drop each other's databases) and are dropped, with their routing network
+cache, at the end of the session.
+"""
 
 from __future__ import annotations
+
+import os
 
 import psycopg2
 import pytest
@@ -35,32 +42,72 @@ def db_rows(helsinki_db):
     return run
 
 
-@pytest.fixture(scope="session")
-def routed_db(server_url, template_db):
-    """Our own copy of Helsinki with the routing network built (the build writes costs)."""
-    from gis.network import build_network
-    from ingest.osm import ingest_osm_file
-    from tests.conftest import create_database, drop_database, shared_file
-
-    name = "sigap_test_web_routed"
-    url = create_database(server_url, name, template=template_db)
-    ingest_osm_file(shared_file("osm/helsinki.osm.pbf"), url, progress=False)
+def execute(url: str, query: str, params=None) -> None:
+    """Run one statement on the database at ``url`` and commit it."""
     conn = psycopg2.connect(libpq_url(url))
-    with conn, conn.cursor() as cur:  # one kelurahan-like area for the planning map
-        cur.execute(
-            "INSERT INTO admin_area (source, source_id, name, admin_level, code, geom) VALUES"
-            " ('test', 'area/1', 'Kelurahan Uji', 7, '31.71.01.1001',"
-            " ST_Multi(ST_MakeEnvelope(24.940, 60.166, 24.948, 60.172, 4326)))"
-        )
-    conn.close()
-    build_network(url, progress=False)
-    yield url
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(query, params)
+    finally:
+        conn.close()
+
+
+def helsinki_copy(url: str) -> str:
+    """Ingest the Helsinki extract into the (empty, migrated) database at ``url``."""
+    from ingest.osm import ingest_osm_file
+    from tests.conftest import shared_file
+
+    ingest_osm_file(shared_file("osm/helsinki.osm.pbf"), url, progress=False)
+    return url
+
+
+def forget_database(url: str) -> None:
+    """Drop every handle this process keeps on ``url`` and its network cache on disk."""
     from gis.db import _engine_for
+    from gis.network import drop_cache
     from gis.routing import clear_routers
+    from web.db import web_engine
 
     clear_routers()
+    web_engine(url).dispose()
+    web_engine.cache_clear()
     _engine_for.cache_clear()
-    drop_database(server_url, name)
+    drop_cache(url)
+
+
+@pytest.fixture(scope="session")
+def own_db(server_url, template_db):
+    """Make session databases named ``sigap_test_web_<label>_<pid>``; drop them at the end."""
+    from tests.conftest import create_database, drop_database
+
+    made: list[tuple[str, str]] = []
+
+    def make(label: str) -> str:
+        name = f"sigap_test_web_{label}_{os.getpid()}"
+        url = create_database(server_url, name, template=template_db)
+        made.append((name, url))
+        return url
+
+    yield make
+    for name, url in made:
+        forget_database(url)
+        drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def routed_db(own_db):
+    """Our own copy of Helsinki with the routing network built (the build writes costs)."""
+    from gis.network import build_network
+
+    url = helsinki_copy(own_db("routed"))
+    execute(  # one kelurahan-like area for the planning map
+        url,
+        "INSERT INTO admin_area (source, source_id, name, admin_level, code, geom) VALUES"
+        " ('test', 'area/1', 'Kelurahan Uji', 7, '31.71.01.1001',"
+        " ST_Multi(ST_MakeEnvelope(24.940, 60.166, 24.948, 60.172, 4326)))",
+    )
+    build_network(url, progress=False)
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +118,55 @@ def routed_app(routed_db):
 @pytest.fixture
 def routed_client(routed_app):
     return routed_app.test_client()
+
+
+#: Reporter contact details planted in ``pii_db``; no response may ever contain them.
+PII_MARKERS: tuple[str, ...] = (
+    "PII-MARKER-NAME-7f3a",
+    "+62-PII-MARKER",
+    "pii-marker@example.invalid",
+)
+#: A public office planted in ``pii_db`` whose text a spreadsheet would run as formulas.
+HOSTILE_OFFICE: dict[str, object] = {
+    "name": '=HYPERLINK("http://evil.invalid","PUBLIC-MARKER-9c1d")',
+    "address": "@SUM(1+1) Jalan Uji",
+    "phone": "+62 31 555 0101",
+    "opening_hours": "-2+3",
+    "kind": "\tclinic",
+    "services": ["=cmd|' /C calc'!A0", "\rvaccination", "normal"],
+}
+
+
+@pytest.fixture(scope="session")
+def pii_db(own_db):
+    """Our own Helsinki copy plus a complaint whose reporter holds :data:`PII_MARKERS` and
+    an office with :data:`HOSTILE_OFFICE` text (at a central Helsinki point)."""
+    url = helsinki_copy(own_db("pii"))
+    execute(
+        url,
+        "WITH c AS (INSERT INTO complaint (public_id, service_code, description, address, geom)"
+        " VALUES ('C-TEST-1', 'waste', 'Sampah menumpuk', 'Jalan Uji 1',"
+        " ST_SetSRID(ST_MakePoint(24.944, 60.169), 4326)) RETURNING id)"
+        " INSERT INTO complaint_reporter (complaint_id, name, phone, email)"
+        " SELECT id, %s, %s, %s FROM c",
+        PII_MARKERS,
+    )
+    o = HOSTILE_OFFICE
+    execute(
+        url,
+        "INSERT INTO office (source, source_id, category, name, kind, address, phone,"
+        " opening_hours, services, geom) VALUES ('test', 'hostile/1', 'health',"
+        " %s, %s, %s, %s, %s, %s, ST_SetSRID(ST_MakePoint(24.9445, 60.1692), 4326))",
+        [o["name"], o["kind"], o["address"], o["phone"], o["opening_hours"], o["services"]],
+    )
+    return url
+
+
+@pytest.fixture(scope="session")
+def pii_app(pii_db):
+    return create_app({"DATABASE_URL": pii_db, "TESTING": True})
+
+
+@pytest.fixture
+def pii_client(pii_app):
+    return pii_app.test_client()

@@ -229,7 +229,7 @@ def test_road_tile_holds_the_segments_of_the_tile(client, db_rows):
 
 
 def test_road_tile_outside_the_data_is_empty(client):
-    r = client.get("/api/roads/tiles/10/0/0.pbf")
+    r = client.get(f"/api/roads/tiles/{params.MIN_TILE_ZOOM}/0/0.pbf")
     assert r.status_code == 200
     assert r.get_data() == b""
 
@@ -249,9 +249,10 @@ def test_road_tile_outside_the_data_is_empty(client):
         ("/api/layers/office/items?f=exe", 400, "f"),
         ("/api/layers/complaint_reporter/items", 404, "name"),
         ("/api/layers/no_such_layer/items", 404, "name"),
-        ("/api/roads/tiles/23/0/0.pbf", 400, "z"),
-        ("/api/roads/tiles/2/4/0.pbf", 400, "x"),
-        ("/api/roads/tiles/2/0/4.pbf", 400, "y"),
+        (f"/api/roads/tiles/{params.MAX_TILE_ZOOM + 1}/0/0.pbf", 400, "z"),
+        (f"/api/roads/tiles/{params.MIN_TILE_ZOOM - 1}/0/0.pbf", 400, "z"),
+        (f"/api/roads/tiles/{params.MIN_TILE_ZOOM}/{2**params.MIN_TILE_ZOOM}/0.pbf", 400, "x"),
+        (f"/api/roads/tiles/{params.MIN_TILE_ZOOM}/0/{2**params.MIN_TILE_ZOOM}.pbf", 400, "y"),
         ("/api/nearest?lat=91&lon=24.94&category=health", 400, "lat"),
         ("/api/nearest?lat=60.17&lon=181&category=health", 400, "lon"),
         ("/api/nearest?lat=nan&lon=24.94&category=health", 400, "lat"),
@@ -263,6 +264,8 @@ def test_road_tile_outside_the_data_is_empty(client):
         ("/api/isochrone?lon=24.94&minutes=10", 400, "lat"),
         ("/api/isochrone?lat=60.17&lon=24.94&minutes=0", 400, "minutes"),
         ("/api/isochrone?lat=60.17&lon=24.94&minutes=5,x", 400, "minutes"),
+        ("/api/isochrone?lat=60.17&lon=24.94&minutes=121", 400, "minutes"),
+        ("/api/isochrone?lat=60.17&lon=24.94&minutes=1,2,3,4,5,6,7", 400, "minutes"),
         ("/api/isochrone?lat=60.17&lon=24.94&minutes=10&mode=jetpack", 400, "mode"),
     ],
 )
@@ -306,8 +309,22 @@ def test_json_responses_are_gzipped(client):
     assert json.loads(plain.get_data()) == fc
 
 
-def test_no_reporter_pii_anywhere_in_the_api(client):
-    text = client.get("/api/layers").get_data(as_text=True)
-    text += json.dumps(client.get("/api/openapi.json").get_json())
-    for word in ("complaint_reporter", "email", "reporter"):
-        assert word not in text
+def test_routing_limits_in_the_api_are_the_engines(client):
+    from gis import network, routing
+
+    doc = client.get("/api/openapi.json").get_json()
+    nearest = {p["name"]: p for p in doc["paths"]["/api/nearest"]["get"]["parameters"]}
+    assert nearest["k"]["schema"]["maximum"] == routing.MAX_K
+    assert nearest["category"]["schema"]["enum"] == list(network.FACILITY_CATEGORIES)
+    assert nearest["mode"]["schema"]["enum"] == list(network.MODES)
+    iso = {p["name"]: p for p in doc["paths"]["/api/isochrone"]["get"]["parameters"]}
+    assert f"{routing.MAX_MINUTES:g}" in iso["minutes"]["description"]
+    assert f"at most {routing.MAX_ISOCHRONES} values" in iso["minutes"]["description"]
+    here = "lat=60.17&lon=24.94"
+    r = client.get(f"/api/nearest?{here}&category=health&k={routing.MAX_K + 1}")
+    assert r.status_code == 400 and r.get_json()["error"]["param"] == "k"
+    too_many = ",".join(["1"] * (routing.MAX_ISOCHRONES + 1))
+    r = client.get(f"/api/isochrone?{here}&minutes={too_many}")
+    assert r.status_code == 400 and r.get_json()["error"]["param"] == "minutes"
+    r = client.get(f"/api/isochrone?{here}&minutes={routing.MAX_MINUTES * 1.01:g}")
+    assert r.status_code == 400 and r.get_json()["error"]["param"] == "minutes"

@@ -41,9 +41,15 @@ def test_serve_help_documents_every_option():
     assert "gunicorn" in out
 
 
-def test_serve_runs_gunicorn_and_answers(helsinki_db):
+def test_serve_runs_gunicorn_and_answers(fresh_db):
+    """On our own Helsinki copy: each worker warms routing up, which builds the network
+    (writing cost columns and a cache on disk) before it answers."""
+    from gis.network import cache_root, read_manifest
+    from tests.web.conftest import forget_database, helsinki_copy
+
+    url = helsinki_copy(fresh_db)
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": helsinki_db}
+    env = {**os.environ, "DATABASE_URL": url}
     proc = subprocess.Popen(
         [SIGAP, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         env=env,
@@ -57,9 +63,11 @@ def test_serve_runs_gunicorn_and_answers(helsinki_db):
         assert resp.headers["Server"].startswith("gunicorn")
         page = _get(f"http://127.0.0.1:{port}/")
         assert b"folium-map" in page.read()
+        assert read_manifest(cache_root(url)) is not None  # the worker warmed up first
     finally:
         proc.terminate()
         out, _err = proc.communicate(timeout=30)
+        forget_database(url)
     assert f"http://127.0.0.1:{port}/" in out
 
 
