@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg2
@@ -32,6 +34,17 @@ def shared_file(relative: str) -> Path:
     if not path.is_file():
         pytest.fail(f"test data file missing: {path} (expected ../shared/data/{relative})")
     return path
+
+
+def sigap(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run the ``sigap`` command line in a subprocess with ``env`` as its environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "gis", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def _server_url() -> str:

@@ -11,7 +11,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import psycopg2
 import pytest
 
 from gis.cluster import LocalCluster, _free_port
+from tests.conftest import sigap
 
 IS_ROOT = os.geteuid() == 0
 
@@ -171,16 +171,6 @@ def test_port_taken_by_another_program_picks_a_free_one(cluster_base):
             assert LocalCluster(cluster_base, preferred_port=taken).url() == cluster.url()
         finally:
             cluster.stop()
-
-
-def sigap(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gis", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def test_cli_start_status_url_stop(cluster_base):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from gis.db import get_engine
 from gis.errors import IngestError
 from ingest.load import load_layers
 from ingest.osm import ingest_osm_file, read_osm
-from tests.conftest import shared_file
+from tests.conftest import shared_file, sigap
 
 # The office vocabulary, restated independently of layers.vocab as the spec in the issue.
 SPEC_OFFICE_TAGS = {
@@ -112,10 +111,7 @@ def test_helsinki_figures_from_the_data_readme(helsinki_db):
     offices = grouped(helsinki_db, "office", "category")
     assert offices["library"] == 7
     assert offices["fire"] == 1  # a multipolygon relation, placed at its centroid
-    with get_engine(helsinki_db).connect() as conn:
-        kinds = Counter(
-            dict(conn.execute(text("SELECT kind, count(*) FROM office GROUP BY 1")).all())
-        )
+    kinds = grouped(helsinki_db, "office", "kind")
     assert kinds["amenity=townhall"] == 1
     assert kinds["amenity=post_office"] == 2
     assert kinds["amenity=clinic"] == 3
@@ -125,10 +121,7 @@ def test_helsinki_figures_from_the_data_readme(helsinki_db):
 
 def test_krems_figures_from_the_data_readme(fresh_db):
     ingest_osm_file(shared_file("osm/krems.osm.gz"), fresh_db, progress=False)
-    with get_engine(fresh_db).connect() as conn:
-        kinds = Counter(
-            dict(conn.execute(text("SELECT kind, count(*) FROM office GROUP BY 1")).all())
-        )
+    kinds = grouped(fresh_db, "office", "kind")
     assert kinds["amenity=townhall"] == 1
     assert kinds["amenity=police"] == 2
     assert kinds["amenity=post_office"] == 1
@@ -422,14 +415,7 @@ def test_helsinki_clipped_boundaries_are_rejected_not_crashing(helsinki_db):
 
 
 def run_cli(*args: str, url: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {**os.environ, "DATABASE_URL": url, **env}
-    return subprocess.run(
-        [sys.executable, "-m", "gis", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-    )
+    return sigap(*args, env={**os.environ, "DATABASE_URL": url, **env})
 
 
 def truncated_pbf(tmp_path: Path) -> Path:
