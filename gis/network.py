@@ -15,6 +15,11 @@ Build (``sigap network build``)
 4. Point ``current.json`` (the manifest, replaced atomically) at the new version. Readers
    check the manifest's modification time at most every few seconds and reload.
 
+Steps 1 and 2 run in one ``REPEATABLE READ`` transaction that first takes
+``LOCK TABLE road_segment IN SHARE ROW EXCLUSIVE MODE``: the stamps, segments and facilities
+come from one snapshot and no road edit can land between reading a condition and writing the
+costs derived from it (edits wait until the costs are written; readers never wait).
+
 Cost model
 ----------
 ``cost_s = length_m / (speed_kph / 3.6) / condition_factor``, at least :data:`MIN_COST_S`.
@@ -30,17 +35,41 @@ Cost model
 * Condition: a speed factor per class (:data:`CONDITION_FACTORS`). ``rusak_berat`` is much
   slower; ``tidak_dapat_dilalui`` removes the edge for every mode.
 
+Facilities snap to the nearest node of each mode's largest strongly connected component, but
+only within :data:`SNAP_LIMIT_M` (the limit origins have too). A facility further than that
+from the mode's network is left out of that mode's tables (no route ends there; it is not
+given a walk to the road either) and listed in the manifest's ``off_network``
+(``{mode: {category: [facility id, ...]}}``) and in :attr:`BuildReport.off_network`.
+
 Staleness
 ---------
-The manifest records a stamp of the road and facility rows it was built from
-(:func:`database_stamps`). ``sigap ingest osm`` rebuilds after loading; anything else that
-changes roads or facilities calls :func:`build_network` (roads) or :func:`refresh_facilities`
-(facilities only). :func:`network_status` compares the stamps with the database.
+The cache directory is named after ``host:port/dbname`` (:func:`database_key`); what it holds is
+only trusted when its manifest matches on three counts:
+
+* ``stamps["database"]``: the identity of the database (the cluster's ``system_identifier``
+  and the database's oid in ``pg_database``, which changes on ``DROP``/``CREATE`` of a
+  same-named database and differs between clusters on the same port);
+* ``stamps["roads"]`` / ``stamps["facilities"]``: fingerprints of the rows it was built from,
+  geometry included (:func:`database_stamps`);
+* ``model``: a hash of the cost model (:func:`cost_model_hash`: :data:`PROFILES`, so speeds and
+  condition factors, :data:`MIN_COST_S`, :data:`SNAP_LIMIT_M`, :data:`CACHE_FORMAT`). A cache
+  built with another model counts as absent (:func:`read_manifest` returns None). Changing
+  the *code* of the cost model (e.g. :func:`parse_maxspeed_kph`) must bump
+  :data:`CACHE_FORMAT`.
+
+``sigap ingest osm`` rebuilds after loading; anything else that changes roads or facilities
+calls :func:`build_network` (roads) or :func:`refresh_facilities` (facilities only).
+:func:`network_status` compares the manifest with the database, and :func:`rebuild_if_stale`
+rebuilds what differs. Query processes (:mod:`gis.routing`) check this on first use and then
+in a background thread at most every ``DB_CHECK_S`` seconds, never on the request path, so a
+cache made stale behind their back (another cache directory, a failed rebuild, a recreated
+database) is replaced within that interval.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -74,6 +103,9 @@ CACHE_FORMAT = 4
 #: No edge is cheaper than this, so zero-length segments stay real edges.
 MIN_COST_S = 0.001
 EARTH_RADIUS_M = 6_371_008.8
+#: Origins and facilities further than this from every road the mode may use are off the
+#: network (metres): an origin is refused, a facility is left out of that mode's tables.
+SNAP_LIMIT_M = 1000.0
 
 
 @dataclass(frozen=True)
@@ -217,6 +249,19 @@ CONDITION_FACTORS: dict[str, dict[str, float | None]] = {
 }
 assert all(set(f) == set(ROAD_CONDITIONS) for f in CONDITION_FACTORS.values())
 
+
+def cost_model_hash() -> str:
+    """A short hash of everything the cached costs and tables depend on besides the data:
+    :data:`PROFILES`, :data:`MIN_COST_S`, :data:`SNAP_LIMIT_M` and :data:`CACHE_FORMAT`."""
+    model = {
+        "format": CACHE_FORMAT,
+        "min_cost_s": MIN_COST_S,
+        "snap_limit_m": SNAP_LIMIT_M,
+        "profiles": {m: dataclasses.asdict(p) for m, p in sorted(PROFILES.items())},
+    }
+    return hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:16]
+
+
 _MAXSPEED_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph)?\s*$")
 
 
@@ -320,20 +365,35 @@ def _connect(url: str):
     return psycopg2.connect(libpq_url(url))
 
 
-def read_segments(url: str) -> Segments:
-    """Read the routing-relevant columns of every ``road_segment`` row."""
-    import shapely
+@contextlib.contextmanager
+def _transaction(url: str, *, repeatable: bool = False) -> Iterator:
+    """A cursor inside one transaction (committed on success), on a connection of its own."""
+    import psycopg2.extensions
 
     conn = _connect(url)
     try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT id, u, v, highway, oneway, maxspeed, length_m, condition, "
-                "ST_AsBinary(geom) FROM road_segment ORDER BY id"
-            )
-            rows = cur.fetchall()
+        if repeatable:
+            conn.set_session(isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ)
+        with conn, conn.cursor() as cur:
+            yield cur
     finally:
         conn.close()
+
+
+def read_segments(url: str) -> Segments:
+    """Read the routing-relevant columns of every ``road_segment`` row."""
+    with _transaction(url) as cur:
+        return _read_segments(cur)
+
+
+def _read_segments(cur) -> Segments:
+    import shapely
+
+    cur.execute(
+        "SELECT id, u, v, highway, oneway, maxspeed, length_m, condition, "
+        "ST_AsBinary(geom) FROM road_segment ORDER BY id"
+    )
+    rows = cur.fetchall()
     if not rows:
         return _empty_segments()
     cols = list(zip(*rows, strict=True))
@@ -372,26 +432,22 @@ def _empty_segments() -> Segments:
 
 def read_facilities(url: str) -> Facilities:
     """Offices by category and waste bins by kind, with the fields the API returns."""
-    conn = _connect(url)
+    with _transaction(url) as cur:
+        return _read_facilities(cur)
+
+
+def _read_facilities(cur) -> Facilities:
     out = Facilities({c: [] for c in FACILITY_CATEGORIES})
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT id, name, category, kind, ST_Y(geom), ST_X(geom) FROM office ORDER BY id"
+    cur.execute("SELECT id, name, category, kind, ST_Y(geom), ST_X(geom) FROM office ORDER BY id")
+    for fid, name, category, kind, lat, lon in cur.fetchall():
+        if category in out.by_category:
+            out.by_category[category].append(
+                _facility(fid, "office", name, category, kind, lat, lon)
             )
-            for fid, name, category, kind, lat, lon in cur.fetchall():
-                if category in out.by_category:
-                    out.by_category[category].append(
-                        _facility(fid, "office", name, category, kind, lat, lon)
-                    )
-            cur.execute("SELECT id, name, kind, ST_Y(geom), ST_X(geom) FROM waste_bin ORDER BY id")
-            for fid, name, kind, lat, lon in cur.fetchall():
-                if kind in out.by_category:
-                    out.by_category[kind].append(
-                        _facility(fid, "waste_bin", name, kind, kind, lat, lon)
-                    )
-    finally:
-        conn.close()
+    cur.execute("SELECT id, name, kind, ST_Y(geom), ST_X(geom) FROM waste_bin ORDER BY id")
+    for fid, name, kind, lat, lon in cur.fetchall():
+        if kind in out.by_category:
+            out.by_category[kind].append(_facility(fid, "waste_bin", name, kind, kind, lat, lon))
     return out
 
 
@@ -409,7 +465,12 @@ def _facility(fid, layer, name, category, kind, lat, lon) -> dict:
 
 _ROAD_STAMP_SQL = (
     "SELECT count(*), md5(coalesce(string_agg(concat_ws('|', id, u, v, highway, oneway, "
-    "maxspeed, round(length_m::numeric, 3), condition), ',' ORDER BY id), '')) FROM road_segment"
+    "maxspeed, round(length_m::numeric, 3), condition, md5(ST_AsEWKB(geom))), ',' ORDER BY id), "
+    "'')) FROM road_segment"
+)
+_IDENTITY_SQL = (
+    "SELECT (SELECT system_identifier FROM pg_control_system()), oid FROM pg_database "
+    "WHERE datname = current_database()"
 )
 _FACILITY_STAMP_SQL = (
     "SELECT md5(coalesce((SELECT string_agg(concat_ws('|', id, category, name, kind, "
@@ -420,20 +481,36 @@ _FACILITY_STAMP_SQL = (
 
 
 def database_stamps(url: str) -> dict[str, str]:
-    """Fingerprints of the rows the network is built from: ``{"roads": ..., "facilities": ...}``.
+    """Fingerprints of the database and the rows the network is built from:
+    ``{"database": ..., "roads": ..., "facilities": ...}``.
 
-    One full scan of each table; used by builds and status checks, never by queries.
+    ``database`` is ``<cluster system_identifier>/<database oid>``: it changes when a database
+    of the same name is dropped and created again, or another cluster answers on that port.
+    One full scan of each table; used by builds, status checks and the routers' background
+    check, never by a query.
     """
-    conn = _connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(_ROAD_STAMP_SQL)
-            count, road_md5 = cur.fetchone()
-            cur.execute(_FACILITY_STAMP_SQL)
-            (fac_md5,) = cur.fetchone()
-    finally:
-        conn.close()
-    return {"roads": f"{count}:{road_md5}", "facilities": str(fac_md5)}
+    with _transaction(url, repeatable=True) as cur:
+        return _database_stamps(cur)
+
+
+def _database_stamps(cur) -> dict[str, str]:
+    cur.execute(_IDENTITY_SQL)
+    system_id, oid = cur.fetchone()
+    cur.execute(_ROAD_STAMP_SQL)
+    count, road_md5 = cur.fetchone()
+    cur.execute(_FACILITY_STAMP_SQL)
+    (fac_md5,) = cur.fetchone()
+    return {
+        "database": f"{system_id}/{oid}",
+        "roads": f"{count}:{road_md5}",
+        "facilities": str(fac_md5),
+    }
+
+
+def _roads_changed(manifest: dict | None, stamps: dict[str, str]) -> bool:
+    """Whether the roads (or the database itself) differ from those ``manifest`` was built on."""
+    old = (manifest or {}).get("stamps", {})
+    return old.get("database") != stamps["database"] or old.get("roads") != stamps["roads"]
 
 
 def write_costs(url: str, ids: np.ndarray, costs: dict[str, np.ndarray]) -> int:
@@ -442,6 +519,11 @@ def write_costs(url: str, ids: np.ndarray, costs: dict[str, np.ndarray]) -> int:
     Only rows whose values change are updated; ``updated_at`` is left alone (it records
     changes of the data, not of derived costs). Returns the number of rows updated.
     """
+    with _transaction(url) as cur:
+        return _write_costs(cur, ids, costs)
+
+
+def _write_costs(cur, ids: np.ndarray, costs: dict[str, np.ndarray]) -> int:
     import io
 
     from psycopg2 import sql
@@ -457,36 +539,29 @@ def write_costs(url: str, ids: np.ndarray, costs: dict[str, np.ndarray]) -> int:
             buf.write("\t\\N" if np.isnan(value) else f"\t{float(value)!r}")
         buf.write("\n")
     buf.seek(0)
-    conn = _connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("CREATE TEMP TABLE stage_cost (id bigint, {}) ON COMMIT DROP").format(
-                    sql.SQL(", ").join(
-                        sql.SQL("{} double precision").format(sql.Identifier(m)) for m in modes
-                    )
-                )
+    cur.execute(
+        sql.SQL("CREATE TEMP TABLE stage_cost (id bigint, {}) ON COMMIT DROP").format(
+            sql.SQL(", ").join(
+                sql.SQL("{} double precision").format(sql.Identifier(m)) for m in modes
             )
-            cur.copy_expert("COPY stage_cost FROM STDIN", buf)
-            targets = [sql.Identifier(f"cost_{m}_s") for m in modes]
-            sources = [sql.SQL("s.{}").format(sql.Identifier(m)) for m in modes]
-            cur.execute(
-                sql.SQL(
-                    "UPDATE road_segment r SET {sets} FROM stage_cost s WHERE r.id = s.id "
-                    "AND ({cur}) IS DISTINCT FROM ({new})"
-                ).format(
-                    sets=sql.SQL(", ").join(
-                        sql.SQL("{} = {}").format(t, s)
-                        for t, s in zip(targets, sources, strict=True)
-                    ),
-                    cur=sql.SQL(", ").join(sql.SQL("r.{}").format(t) for t in targets),
-                    new=sql.SQL(", ").join(sources),
-                )
-            )
-            updated = cur.rowcount
-    finally:
-        conn.close()
-    return updated
+        )
+    )
+    cur.copy_expert("COPY stage_cost FROM STDIN", buf)
+    targets = [sql.Identifier(f"cost_{m}_s") for m in modes]
+    sources = [sql.SQL("s.{}").format(sql.Identifier(m)) for m in modes]
+    cur.execute(
+        sql.SQL(
+            "UPDATE road_segment r SET {sets} FROM stage_cost s WHERE r.id = s.id "
+            "AND ({cur}) IS DISTINCT FROM ({new})"
+        ).format(
+            sets=sql.SQL(", ").join(
+                sql.SQL("{} = {}").format(t, s) for t, s in zip(targets, sources, strict=True)
+            ),
+            cur=sql.SQL(", ").join(sql.SQL("r.{}").format(t) for t in targets),
+            new=sql.SQL(", ").join(sources),
+        )
+    )
+    return int(cur.rowcount)
 
 
 # --- arrays ---------------------------------------------------------------------------------
@@ -519,7 +594,14 @@ class LocalProjection:
 
 
 def haversine_m(lon1, lat1, lon2, lat2):
-    """Great-circle distance in metres (vectorised)."""
+    """Great-circle distance in metres (vectorised; plain floats take a faster scalar path)."""
+    if all(type(v) is float for v in (lon1, lat1, lon2, lat2)):
+        p1, p2 = math.radians(lat1), math.radians(lat2)
+        h = (
+            math.sin((p2 - p1) / 2) ** 2
+            + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+        )
+        return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(h, 1.0)))
     lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
     a = (
         np.sin((lat2 - lat1) / 2) ** 2
@@ -655,15 +737,17 @@ def category_tables(
 ) -> dict[str, np.ndarray]:
     """The nearest-facility arrays of one mode and category (file name suffix -> array).
 
-    ``fac_node``: each facility's node; ``dist``: seconds from every node to its nearest
-    facility (float32); ``code``: the segment of each node's next hop towards it; ``fac``:
-    which facility (index into the category's list).
+    ``fac_node``: each facility's node, -1 when it is further than :data:`SNAP_LIMIT_M` from
+    every node of the mode's main component (off the network: no route ends there);
+    ``dist``: seconds from every node to its nearest facility (float32); ``code``: the segment
+    of each node's next hop towards it; ``fac``: which facility (index into the category's
+    list).
     """
-    if index.tree is None or len(fac_xy) == 0:
-        fac_node = np.full(len(fac_xy), -1, np.int32)
-    else:
-        _, pos = index.tree.query(fac_xy)
-        fac_node = index.nodes[pos].astype(np.int32)
+    fac_node = np.full(len(fac_xy), -1, np.int32)
+    if index.tree is not None and len(fac_xy):
+        _, pos = index.tree.query(fac_xy, distance_upper_bound=SNAP_LIMIT_M)
+        near = pos < len(index.nodes)  # cKDTree: pos == n where nothing is within the bound
+        fac_node[near] = index.nodes[pos[near]]
     dist, nxt, fac = nearest_table(reverse, fac_node)
     code = next_hop_codes(
         arrays[f"{mode}.indptr"], arrays[f"{mode}.indices"], arrays[f"{mode}.edge"], nxt
@@ -747,9 +831,25 @@ def build_arrays(
                 fac_xy = proj.forward_xy(_facility_lonlat(facs))
                 tables = category_tables(mode, arrays, reverse, index, fac_xy)
                 arrays.update({f"{mode}.{cat}.{k}": v for k, v in tables.items()})
+                _note_off_network(meta, mode, cat, facs, tables["fac_node"])
                 bar.update(1)
     meta["facilities"] = cats
     return NetworkArrays(arrays, meta)
+
+
+def _note_off_network(meta: dict, mode: str, cat: str, facs: list[dict], fac_node) -> None:
+    """Record (and log) the facilities of ``cat`` that are off ``mode``'s network."""
+    off = [int(facs[i]["id"]) for i in np.flatnonzero(np.asarray(fac_node) < 0)]
+    if off:
+        meta.setdefault("off_network", {}).setdefault(mode, {})[cat] = off
+        logger.warning(
+            "%d %s facilities are more than %g m from the %s network and are left out: ids %s",
+            len(off),
+            cat,
+            SNAP_LIMIT_M,
+            mode,
+            off[:10],
+        )
 
 
 def _facility_lonlat(facs: list[dict]) -> np.ndarray:
@@ -817,6 +917,7 @@ def write_cache(root: Path, net: NetworkArrays, extra_meta: dict | None = None) 
     manifest.update(
         {
             "format": CACHE_FORMAT,
+            "model": cost_model_hash(),
             "version": version,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "categories": sorted(net.meta.get("facilities", {})),
@@ -836,13 +937,26 @@ def write_cache(root: Path, net: NetworkArrays, extra_meta: dict | None = None) 
     return manifest
 
 
-def read_manifest(root: Path) -> dict | None:
-    """The manifest of the cache at ``root``, or None if there is none (or it is outdated)."""
+def _read_manifest_file(root: Path) -> dict | None:
     try:
         manifest = json.loads((root / MANIFEST).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
-    if manifest.get("format") != CACHE_FORMAT or not (root / manifest["version"]).is_dir():
+    return manifest if isinstance(manifest, dict) else None
+
+
+def read_manifest(root: Path) -> dict | None:
+    """The manifest of the cache at ``root``, or None if there is none or it is outdated:
+    another :data:`CACHE_FORMAT`, another cost model (:func:`cost_model_hash`), or its
+    version directory is gone. Whether it matches the *database* is :func:`network_status`'s
+    question (that needs a query)."""
+    manifest = _read_manifest_file(root)
+    if (
+        manifest is None
+        or manifest.get("format") != CACHE_FORMAT
+        or manifest.get("model") != cost_model_hash()
+        or not (root / str(manifest.get("version"))).is_dir()
+    ):
         return None
     return manifest
 
@@ -944,6 +1058,8 @@ class BuildReport:
     updated_rows: int
     categories: dict[str, int]
     seconds: float
+    #: ``{mode: {category: [facility id, ...]}}`` of facilities beyond :data:`SNAP_LIMIT_M`
+    off_network: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
 
 def parse_modes(mode: str | Iterable[str] | None) -> list[str]:
@@ -987,20 +1103,25 @@ def build_network(
     wanted = parse_modes(modes)
     root = cache_root(url, cache_dir)
     with _build_lock(root):
-        stamps = database_stamps(url)
-        seg = read_segments(url)
-        facilities = read_facilities(url)
         previous = read_manifest(root)
-        if previous and previous.get("stamps", {}).get("roads") == stamps["roads"]:
-            keep = [m for m in previous.get("modes", {}) if m not in wanted]
-        else:
-            keep = []
-        build_modes = [m for m in MODES if m in wanted or m in keep]
-        costs = {
-            m: edge_costs(m, seg.highway, seg.maxspeed, seg.length_m, seg.condition)
-            for m in build_modes
-        }
-        updated = write_costs(url, seg.id, {m: costs[m] for m in wanted})
+        # One snapshot for the stamps, roads and facilities; road edits wait until the costs
+        # derived from them are written (SHARE ROW EXCLUSIVE: readers pass, writers and other
+        # builds wait). The lock comes before the first query, so the snapshot follows it.
+        with _transaction(url, repeatable=True) as cur:
+            cur.execute("LOCK TABLE road_segment IN SHARE ROW EXCLUSIVE MODE")
+            stamps = _database_stamps(cur)
+            seg = _read_segments(cur)
+            facilities = _read_facilities(cur)
+            if previous and not _roads_changed(previous, stamps):
+                keep = [m for m in previous.get("modes", {}) if m not in wanted]
+            else:
+                keep = []
+            build_modes = [m for m in MODES if m in wanted or m in keep]
+            costs = {
+                m: edge_costs(m, seg.highway, seg.maxspeed, seg.length_m, seg.condition)
+                for m in build_modes
+            }
+            updated = _write_costs(cur, seg.id, {m: costs[m] for m in wanted})
         net = build_arrays(seg, costs, facilities, progress=progress)
         manifest = write_cache(root, net, {"stamps": stamps})
     report = BuildReport(
@@ -1012,6 +1133,7 @@ def build_network(
         updated_rows=updated,
         categories={c: len(f) for c, f in net.meta["facilities"].items()},
         seconds=time.perf_counter() - t0,
+        off_network=manifest.get("off_network", {}),
     )
     logger.info("built network %s in %.2f s", report.version, report.seconds)
     return report
@@ -1028,31 +1150,19 @@ def refresh_facilities(
     root = cache_root(url, cache_dir)
     previous = read_manifest(root)
     stamps = database_stamps(url)
-    if previous is None or previous.get("stamps", {}).get("roads") != stamps["roads"]:
+    if previous is None or _roads_changed(previous, stamps):
         return build_network(url, cache_dir=cache_dir, progress=progress)
     with _build_lock(root):
         old = load_network(root, writable_weights=False)
-        facilities = read_facilities(url)
-        cats = {c: f for c, f in facilities.by_category.items() if f}
-        arrays = {k: v for k, v in old.arrays.items() if k.count(".") < 2}
-        proj = old.projection()
-        node_xy = proj.forward_xy(np.asarray(old.arrays["node_lonlat"]))
-        for mode in old.modes:
-            graph = csr_graph(
-                old.arrays[f"{mode}.indptr"],
-                old.arrays[f"{mode}.indices"],
-                np.asarray(old.arrays[f"{mode}.weight"]),
-            )
-            reverse = graph.T.tocsr()
-            index = NodeIndex.build(node_xy, largest_component(graph))
-            for cat, facs in cats.items():
-                fac_xy = proj.forward_xy(_facility_lonlat(facs))
-                tables = category_tables(mode, arrays, reverse, index, fac_xy)
-                arrays.update({f"{mode}.{cat}.{k}": v for k, v in tables.items()})
-        meta = {k: v for k, v in old.manifest.items() if k not in ("version", "built_at")}
-        meta["facilities"] = cats
-        meta["stamps"] = stamps
-        manifest = write_cache(root, NetworkArrays(arrays, meta))
+        with _transaction(url, repeatable=True) as cur:
+            stamps = _database_stamps(cur)
+            facilities = _read_facilities(cur)
+        moved = _roads_changed(old.manifest, stamps)  # changed while we waited for the lock?
+        if not moved:
+            cats = {c: f for c, f in facilities.by_category.items() if f}
+            manifest = _write_tables(root, old, cats, stamps)
+    if moved:  # outside the lock: build_network takes it itself
+        return build_network(url, cache_dir=cache_dir, progress=progress)
     return BuildReport(
         root=root,
         version=manifest["version"],
@@ -1062,21 +1172,63 @@ def refresh_facilities(
         updated_rows=0,
         categories={c: len(f) for c, f in cats.items()},
         seconds=time.perf_counter() - t0,
+        off_network=manifest.get("off_network", {}),
     )
 
 
+def _write_tables(root: Path, old: Network, cats: dict[str, list[dict]], stamps: dict) -> dict:
+    """A new cache version: ``old``'s graph with nearest-facility tables for ``cats``."""
+    arrays = {k: v for k, v in old.arrays.items() if k.count(".") < 2}
+    proj = old.projection()
+    node_xy = proj.forward_xy(np.asarray(old.arrays["node_lonlat"]))
+    dropped = ("version", "built_at", "off_network")
+    meta = {k: v for k, v in old.manifest.items() if k not in dropped}
+    for mode in old.modes:
+        graph = csr_graph(
+            old.arrays[f"{mode}.indptr"],
+            old.arrays[f"{mode}.indices"],
+            np.asarray(old.arrays[f"{mode}.weight"]),
+        )
+        reverse = graph.T.tocsr()
+        index = NodeIndex.build(node_xy, largest_component(graph))
+        for cat, facs in cats.items():
+            fac_xy = proj.forward_xy(_facility_lonlat(facs))
+            tables = category_tables(mode, arrays, reverse, index, fac_xy)
+            arrays.update({f"{mode}.{cat}.{k}": v for k, v in tables.items()})
+            _note_off_network(meta, mode, cat, facs, tables["fac_node"])
+    meta["facilities"] = cats
+    meta["stamps"] = stamps
+    return write_cache(root, NetworkArrays(arrays, meta))
+
+
 def network_status(url: str, *, cache_dir: Path | None = None) -> dict:
-    """Whether the cached network matches the database: ``{"built", "stale", "version", ...}``."""
+    """Whether the cached network matches the database and the code.
+
+    Returns ``{"built", "stale", "version", ...}``; ``model_changed`` (the cost model or cache
+    format differ: a cache built by other code, which counts as not built),
+    ``database_changed`` (another database of that name, see :func:`database_stamps`),
+    ``roads_changed`` (roads or database) and ``facilities_changed``.
+    """
     root = cache_root(url, cache_dir)
     manifest = read_manifest(root)
     if manifest is None:
-        return {"built": False, "stale": True, "version": None, "path": str(root)}
+        raw = _read_manifest_file(root)
+        return {
+            "built": False,
+            "stale": True,
+            "model_changed": raw is not None,
+            "version": None,
+            "path": str(root),
+        }
     stamps = database_stamps(url)
+    old = manifest.get("stamps", {})
     return {
         "built": True,
-        "stale": manifest.get("stamps") != stamps,
-        "roads_changed": manifest.get("stamps", {}).get("roads") != stamps["roads"],
-        "facilities_changed": manifest.get("stamps", {}).get("facilities") != stamps["facilities"],
+        "stale": old != stamps,
+        "model_changed": False,
+        "database_changed": old.get("database") != stamps["database"],
+        "roads_changed": _roads_changed(manifest, stamps),
+        "facilities_changed": old.get("facilities") != stamps["facilities"],
         "version": manifest["version"],
         "built_at": manifest.get("built_at"),
         "modes": list(manifest.get("modes", {})),

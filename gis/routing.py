@@ -14,7 +14,9 @@ From the snapped point the traveller moves along that segment to its end ``v``
 Points further than :data:`SNAP_LIMIT_M` from every road the mode may use are refused.
 
 Facilities snap to the nearest node of the mode's largest strongly connected component, so a
-clinic next to an isolated parking aisle is still reachable. Origins may snap to any segment
+clinic next to an isolated parking aisle is still reachable, but only within
+:data:`SNAP_LIMIT_M`: a facility further from that component is off the network for the mode,
+never a route's end (see :mod:`gis.network`). Origins may snap to any segment
 of the mode; one on a fragment that is cut off from every facility (common at the edge of a
 clipped extract) gets ``"unreachable": true`` and a message, not an error.
 
@@ -33,9 +35,19 @@ Queries
   of the two offsets: exact, with one Dijkstra instead of two. The weights are a private
   copy-on-write map and the change is made under a lock.
 
-If no network has been built for the database, the first query builds it (a one-off, a second
-or so for a city extract); after that a query only checks, at most every
-:data:`RELOAD_CHECK_S` seconds, whether the cache's manifest changed.
+Keeping the cache current
+-------------------------
+A process's first query on a database checks the cache against the database
+(:func:`gis.network.rebuild_if_stale`: database identity, cost model, road and facility
+stamps) and builds or rebuilds it if needed (a one-off, a second or so for a city extract).
+After that the request path never queries PostGIS: a query only checks, at most every
+:data:`RELOAD_CHECK_S` seconds, whether the manifest file changed, and reloads it. A
+background thread repeats the database check at most every :data:`DB_CHECK_S` seconds (one
+scan of ``road_segment``, ``office`` and ``waste_bin``) and rebuilds a stale cache, so a change
+the process was not told about (a build into another cache directory, a failed rebuild after an
+ingest, a dropped and recreated database) is picked up within that interval; until then the
+previous cache answers. Builds run under a per-database lock, so other databases' queries do
+not wait for them.
 """
 
 from __future__ import annotations
@@ -55,27 +67,34 @@ from scipy.sparse.csgraph import dijkstra
 
 from gis.errors import InvalidInputError, NotFoundError, UnprocessableError
 from gis.network import (
-    EARTH_RADIUS_M,
     FACILITY_CATEGORIES,
     MANIFEST,
     MODES,
     NO_HOP,
     PROFILES,
+    SNAP_LIMIT_M,
     Network,
     build_network,
     cache_root,
     csr_graph,
+    haversine_m,
     load_network,
     read_manifest,
+    rebuild_if_stale,
 )
 from layers.vocab import WASTE_BIN_KINDS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MODES", "Router", "facility_categories", "get_router", "isochrone", "nearest"]
-
-#: Origins further than this from every road the mode may use are refused (metres).
-SNAP_LIMIT_M = 1000.0
+__all__ = [
+    "MODES",
+    "SNAP_LIMIT_M",
+    "Router",
+    "facility_categories",
+    "get_router",
+    "isochrone",
+    "nearest",
+]
 #: Largest ``k`` for k-nearest.
 MAX_K = 10
 #: Isochrone limits: at most this many values, each in (0, MAX_MINUTES].
@@ -85,6 +104,8 @@ MAX_MINUTES = 120.0
 ISO_POINTS = 1500
 #: How often (seconds) a query checks whether the cache was rebuilt.
 RELOAD_CHECK_S = 2.0
+#: How often (seconds) a background thread checks the cache against the database.
+DB_CHECK_S = 30.0
 
 
 def facility_categories() -> tuple[str, ...]:
@@ -93,16 +114,6 @@ def facility_categories() -> tuple[str, ...]:
 
 
 # --- input validation -----------------------------------------------------------------------
-
-
-def _haversine1(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle distance in metres between two points (scalar, fast)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(a, 1.0)))
 
 
 def _coordinate(value, name: str, bound: float) -> float:
@@ -446,7 +457,7 @@ class ModeGraph:
             lon=slon,
             x=px,
             y=py,
-            distance_m=_haversine1(lon, lat, slon, slat),
+            distance_m=haversine_m(float(lon), float(lat), float(slon), float(slat)),
             edge=e,
             vertex=g - lo,
             fraction=fraction,
@@ -743,7 +754,8 @@ class Router:
             idx = np.repeat(starts - np.cumsum(deg) + deg, deg) + np.arange(int(deg.sum()))
             src = np.repeat(np.arange(len(reached)), deg)
             left = budget - start_s - dist[reached][src]
-            w = g.weight[idx]
+            with g.lock:  # another thread's bounded() may have one entry re-weighted
+                w = g.weight[idx]
             cut = w > left
             if cut.any():
                 frac = (left[cut] / w[cut])[:, None]
@@ -786,10 +798,16 @@ class _Entry:
     router: Router
     mtime_ns: int
     checked_at: float
+    db_checked_at: float
+    checking: bool = False
 
 
 _routers: dict[Path, _Entry] = {}
+#: Guards the dictionaries below (held only briefly, never during a build).
 _routers_lock = threading.Lock()
+#: One lock per cache root: loads and builds of one database; others' queries go on.
+_db_locks: dict[Path, threading.Lock] = {}
+_checks: list[threading.Thread] = []
 _default_url: list[str] = []
 
 
@@ -810,40 +828,107 @@ def _manifest_mtime(root: Path) -> int:
         return -1
 
 
+def _db_lock(root: Path) -> threading.Lock:
+    with _routers_lock:
+        return _db_locks.setdefault(root, threading.Lock())
+
+
+def _load(db_url: str, root: Path, *, check_db: bool) -> _Entry:
+    """A fresh entry for ``root`` (caller holds its lock): checked against the database first
+    when ``check_db`` (a new process, or a stale-looking cache), built when missing."""
+    if check_db or read_manifest(root) is None:
+        rebuild_if_stale(db_url)
+    now = time.monotonic()
+    mtime = _manifest_mtime(root)
+    return _Entry(Router(load_network(root)), mtime, now, now)
+
+
+def _refresh(db_url: str, root: Path) -> _Entry:
+    """The entry for ``root``, loaded, or reloaded if the manifest changed (per-root lock)."""
+    with _db_lock(root):
+        entry = _routers.get(root)
+        now = time.monotonic()
+        if entry is not None and now - entry.checked_at < RELOAD_CHECK_S:
+            return entry  # another thread refreshed it while we waited
+        if entry is None:
+            entry = _load(db_url, root, check_db=True)
+        elif entry.mtime_ns != _manifest_mtime(root):
+            checked = entry.db_checked_at
+            entry = _load(db_url, root, check_db=False)
+            entry.db_checked_at = checked
+        else:
+            entry.checked_at = now
+        with _routers_lock:
+            _routers[root] = entry
+        return entry
+
+
+def _check_database(db_url: str, root: Path, entry: _Entry) -> None:
+    """Background: rebuild the cache if it no longer matches the database (see module doc).
+    Requests notice a rebuild through the manifest's modification time."""
+    try:
+        # Not under the per-database lock: queries must not wait for the scan. A build is
+        # serialised with any other by the cache's file lock.
+        report = rebuild_if_stale(db_url)
+        if report is not None:
+            logger.info("network cache of %s was stale; rebuilt %s", root.name, report.version)
+    except Exception:  # noqa: BLE001 - a background check must not kill the thread noisily
+        logger.warning("checking the network cache of %s failed", root.name, exc_info=True)
+    finally:
+        entry.db_checked_at = time.monotonic()
+        entry.checking = False
+
+
+def _start_check(db_url: str, root: Path, entry: _Entry) -> None:
+    with _routers_lock:
+        if entry.checking:
+            return
+        entry.checking = True
+        _checks[:] = [t for t in _checks if t.is_alive()]
+        thread = threading.Thread(
+            target=_check_database,
+            args=(db_url, root, entry),
+            name=f"sigap-network-check-{root.name}",
+            daemon=True,
+        )
+        _checks.append(thread)
+    thread.start()
+
+
+def join_checks(timeout_s: float = 60.0) -> None:
+    """Wait for running background database checks (tests, shutdown)."""
+    with _routers_lock:
+        threads = list(_checks)
+    for thread in threads:
+        thread.join(timeout_s)
+
+
 def get_router(url: str | None = None, *, mode: str | None = None) -> Router:
     """The process's router for the database at ``url`` (default: the configured one).
 
-    Reloads when the cache was rebuilt (checked at most every :data:`RELOAD_CHECK_S` s), and
-    builds the network once if none exists (or it lacks ``mode``).
+    The first call checks the cache against the database and builds it if needed; later calls
+    reload when the manifest changed (checked at most every :data:`RELOAD_CHECK_S` s), start a
+    background database check at most every :data:`DB_CHECK_S` s, and build ``mode`` if the
+    cache lacks it. Builds hold only this database's lock.
     """
     db_url = _resolve_url(url)
     root = cache_root(db_url)
-    now = time.monotonic()
     entry = _routers.get(root)
-    if entry is not None and now - entry.checked_at < RELOAD_CHECK_S:
-        router = entry.router
-    else:
-        with _routers_lock:
-            entry = _routers.get(root)
-            mtime = _manifest_mtime(root)
-            if entry is None or entry.mtime_ns != mtime:
-                if read_manifest(root) is None:
-                    logger.info("no network cache for this database yet; building it")
-                    build_network(db_url)
-                    mtime = _manifest_mtime(root)
-                entry = _Entry(Router(load_network(root)), mtime, now)
-                _routers[root] = entry
-            else:
-                entry.checked_at = now
-            router = entry.router
+    now = time.monotonic()
+    if entry is None or now - entry.checked_at >= RELOAD_CHECK_S:
+        entry = _refresh(db_url, root)
+    if now - entry.db_checked_at >= DB_CHECK_S and not entry.checking:
+        _start_check(db_url, root, entry)
+    router = entry.router
     if mode is not None and mode not in router.net.modes:
-        with _routers_lock:
+        with _db_lock(root):
             current = read_manifest(root)
             if current is None or mode not in current.get("modes", {}):
                 logger.info("the network cache lacks mode %s; building it", mode)
                 build_network(db_url, modes=[mode])
-            entry = _Entry(Router(load_network(root)), _manifest_mtime(root), time.monotonic())
-            _routers[root] = entry
+            entry = _load(db_url, root, check_db=False)
+            with _routers_lock:
+                _routers[root] = entry
             router = entry.router
     if router.net.n_nodes == 0:
         msg = (
@@ -855,7 +940,8 @@ def get_router(url: str | None = None, *, mode: str | None = None) -> Router:
 
 
 def clear_routers() -> None:
-    """Forget every loaded router (tests; after deleting a cache)."""
+    """Forget every loaded router (tests; after deleting a cache); waits for running checks."""
+    join_checks()
     with _routers_lock:
         _routers.clear()
         _default_url.clear()

@@ -7,17 +7,16 @@ networkx over the columns read back from PostGIS.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
 import networkx as nx
 import numpy as np
-import psycopg2
 import pytest
 from psycopg2 import sql
 
-from gis import routing
-from gis.db import libpq_url
+from gis import network, routing
 from gis.network import (
     CONDITION_FACTORS,
     MODES,
@@ -25,7 +24,6 @@ from gis.network import (
     build_network,
     cache_root,
     database_key,
-    drop_cache,
     edge_costs,
     load_network,
     network_status,
@@ -34,30 +32,12 @@ from gis.network import (
     rebuild_if_stale,
 )
 from ingest.osm import ingest_osm_file
-from tests.conftest import _dispose, create_database, drop_database, shared_file
-
-
-def _query(url: str, query, params=()):
-    conn = psycopg2.connect(libpq_url(url))
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
+from tests.conftest import shared_file
+from tests.gis.helpers import drop_routed_db, query, recreate_keeping_cache, routed_db
 
 
 def _new_db(server_url, template_db, name, pbf="osm/helsinki.osm.pbf"):
-    url = create_database(server_url, name, template=template_db)
-    ingest_osm_file(shared_file(pbf), url, progress=False)
-    return url
-
-
-def _drop(server_url, url, name):
-    drop_cache(url)
-    routing.clear_routers()
-    _dispose(url)
-    drop_database(server_url, name)
+    return routed_db(server_url, template_db, name, pbf, build=False)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +47,7 @@ def built(server_url, template_db):
     url = _new_db(server_url, template_db, name)
     build_network(url, progress=False)
     yield url
-    _drop(server_url, url, name)
+    drop_routed_db(server_url, url, name)
 
 
 @pytest.fixture
@@ -76,7 +56,7 @@ def own_db(server_url, template_db):
     name = f"sigap_test_net_own_{os.getpid()}"
     url = _new_db(server_url, template_db, name)
     yield url
-    _drop(server_url, url, name)
+    drop_routed_db(server_url, url, name)
 
 
 # --- the cost model -------------------------------------------------------------------------
@@ -152,7 +132,7 @@ def _expected_cost(mode, highway, maxspeed, length_m, condition):
 
 
 def test_costs_written_back_follow_the_model(built):
-    rows = _query(
+    rows = query(
         built,
         "SELECT highway, maxspeed, length_m, condition, oneway, cost_walk_s, cost_motorcycle_s, "
         "cost_car_s FROM road_segment",
@@ -165,7 +145,7 @@ def test_costs_written_back_follow_the_model(built):
                 assert got is None, (mode, highway, condition)
             else:
                 assert got == pytest.approx(want, rel=1e-9), (mode, highway, maxspeed)
-    counts = _query(
+    counts = query(
         built,
         "SELECT count(cost_walk_s), count(cost_motorcycle_s), count(cost_car_s), "
         "count(*) FILTER (WHERE highway = 'footway' AND cost_car_s IS NOT NULL) "
@@ -179,7 +159,7 @@ def test_costs_written_back_follow_the_model(built):
 
 def _db_edges(url: str, mode: str) -> dict[tuple[int, int], float]:
     """Directed edges of a mode from the database columns: (u, v) -> cheapest cost."""
-    rows = _query(
+    rows = query(
         url,
         sql.SQL("SELECT u, v, oneway, {} FROM road_segment WHERE {} IS NOT NULL").format(
             sql.Identifier(f"cost_{mode}_s"), sql.Identifier(f"cost_{mode}_s")
@@ -224,7 +204,7 @@ def test_nearest_table_equals_networkx_multi_source(built, mode):
     graph = nx.DiGraph()
     for (u, v), w in _db_edges(built, mode).items():
         graph.add_edge(u, v, weight=w)
-    fac_osm = {int(osm[n]) for n in a[f"{mode}.health.fac_node"]}
+    fac_osm = {int(osm[n]) for n in a[f"{mode}.health.fac_node"] if n >= 0}
     dist = nx.multi_source_dijkstra_path_length(graph.reverse(copy=False), fac_osm)
     table = a[f"{mode}.health.dist"]
     finite = np.flatnonzero(np.isfinite(table))
@@ -266,37 +246,127 @@ def test_stamps_detect_road_and_facility_changes(own_db):
     assert not network_status(url)["built"]
     build_network(url, progress=False)
     assert not network_status(url)["stale"]
-    ((sid, before),) = _query(
+    ((sid, before),) = query(
         url,
         "SELECT id, cost_car_s FROM road_segment WHERE cost_car_s IS NOT NULL "
         "AND condition = 'baik' ORDER BY id LIMIT 1",
     )
-    _query(url, "UPDATE road_segment SET condition = 'rusak_berat' WHERE id = %s", (sid,))
+    query(url, "UPDATE road_segment SET condition = 'rusak_berat' WHERE id = %s", (sid,))
     status = network_status(url)
     assert status["stale"] and status["roads_changed"]
     report = rebuild_if_stale(url, progress=False)
     assert report is not None and not network_status(url)["stale"]
-    ((after,),) = _query(url, "SELECT cost_car_s FROM road_segment WHERE id = %s", (sid,))
+    ((after,),) = query(url, "SELECT cost_car_s FROM road_segment WHERE id = %s", (sid,))
     factors = CONDITION_FACTORS["car"]
     assert after == pytest.approx(before * factors["baik"] / factors["rusak_berat"])
-    _query(url, "UPDATE office SET name = 'Puskesmas Baru' WHERE id = (SELECT min(id) FROM office)")
+    query(url, "UPDATE office SET name = 'Puskesmas Baru' WHERE id = (SELECT min(id) FROM office)")
     status = network_status(url)
     assert status["facilities_changed"] and not status["roads_changed"]
     assert rebuild_if_stale(url, progress=False) is not None
     assert not network_status(url)["stale"]
     assert rebuild_if_stale(url, progress=False) is None
+    # moving a road (same ids, nodes, length and condition) changes the road stamp too
+    moved = "UPDATE road_segment SET geom = ST_Translate(geom, 0.00001, 0) WHERE id = %s"
+    query(url, moved, (sid,))
+    status = network_status(url)
+    assert status["stale"] and status["roads_changed"] and not status["database_changed"]
+
+
+def test_cost_model_change_marks_the_cache_stale(own_db, monkeypatch):
+    url = own_db
+    build_network(url, progress=False)
+    assert not network_status(url)["stale"]
+    rows = (
+        "FROM road_segment WHERE highway = 'service' AND maxspeed IS NULL "
+        "AND length_m > 1 ORDER BY id"  # well above MIN_COST_S
+    )
+    before = query(url, f"SELECT id, cost_car_s {rows}")
+    assert before
+    # half the default service-road speed for cars: the hash of the cost model changes
+    car = PROFILES["car"]
+    half = car.speeds_kph | {"service": car.speeds_kph["service"] / 2}
+    slower = dataclasses.replace(car, speeds_kph=half)
+    old_hash = network.cost_model_hash()
+    monkeypatch.setitem(network.PROFILES, "car", slower)
+    assert network.cost_model_hash() != old_hash
+    status = network_status(url)
+    assert status["stale"] and status["model_changed"] and not status["built"]
+    assert read_manifest(cache_root(url)) is None  # a cache of another model is not used
+    # a new process's first query rebuilds with the current model
+    routing.clear_routers()
+    res = routing.nearest(60.1699, 24.9384, category="health", mode="car", url=url)
+    assert res["results"]
+    assert not network_status(url)["stale"]
+    after = dict(query(url, f"SELECT id, cost_car_s {rows}"))
+    for sid, cost in before:  # half the speed: twice the time (the NULLs stay NULL)
+        assert after[sid] == (None if cost is None else pytest.approx(2 * cost, rel=1e-9))
+
+
+def test_recreated_database_does_not_use_the_old_cache(server_url, template_db, monkeypatch):
+    name = f"sigap_test_net_recreate_{os.getpid()}"
+    url = routed_db(server_url, template_db, name, "osm/helsinki.osm.pbf")
+    root = cache_root(url)
+    hel_point = (60.1699, 24.9384)
+    try:
+        routing.clear_routers()
+        assert routing.nearest(*hel_point, category="health", mode="car", url=url)["results"]
+        old = read_manifest(root)
+        # Same name, other data (Andorra); the Helsinki cache stays on disk under the same key.
+        recreate_keeping_cache(server_url, url, name, template_db)
+        ingest_osm_file(shared_file("osm/andorra.osm.pbf"), url, progress=False)
+        assert read_manifest(root)["version"] == old["version"]
+        status = network_status(url)
+        assert status["stale"] and status["database_changed"]
+        ((lat, lon),) = query(
+            url,
+            "SELECT ST_Y(ST_StartPoint(geom)), ST_X(ST_StartPoint(geom)) FROM road_segment "
+            "WHERE highway = 'residential' ORDER BY id LIMIT 1",
+        )
+        # A running process: its background check (forced due now) replaces the cache; the
+        # next query uses the new one.
+        monkeypatch.setattr(routing, "RELOAD_CHECK_S", 0.0)
+        monkeypatch.setattr(routing, "DB_CHECK_S", 0.0)
+        routing.get_router(url)
+        routing.join_checks()
+        res = routing.nearest(lat, lon, category="health", mode="car", url=url)
+        assert res["results"]
+        new = read_manifest(root)
+        assert new["stamps"]["database"] != old["stamps"]["database"]
+        assert not network_status(url)["stale"]
+        fac = res["results"][0]["facility"]
+        (db_fac,) = query(
+            url,
+            "SELECT name, round(ST_Y(geom)::numeric, 7), round(ST_X(geom)::numeric, 7) "
+            "FROM office WHERE id = %s",
+            (fac["id"],),
+        )
+        assert db_fac[0] == fac["name"]
+        assert (float(db_fac[1]), float(db_fac[2])) == pytest.approx((fac["lat"], fac["lon"]))
+        ids = res["results"][0]["segment_ids"]
+        ((found,),) = query(url, "SELECT count(*) FROM road_segment WHERE id = ANY(%s)", (ids,))
+        assert found == len(set(ids))
+        # A new process on a recreated database (Helsinki again, Andorra's cache on disk):
+        # its first query checks and rebuilds before answering.
+        recreate_keeping_cache(server_url, url, name, template_db)
+        ingest_osm_file(shared_file("osm/helsinki.osm.pbf"), url, progress=False)
+        routing.clear_routers()
+        res = routing.nearest(*hel_point, category="health", mode="car", url=url)
+        assert res["results"] and res["snapped"]["distance_m"] < 100
+        assert not network_status(url)["stale"]
+    finally:
+        drop_routed_db(server_url, url, name)
 
 
 def test_build_one_mode_then_a_query_builds_the_rest(own_db):
     url = own_db
     build_network(url, modes="walk", progress=False)
-    counts = _query(url, "SELECT count(cost_walk_s), count(cost_car_s) FROM road_segment")[0]
+    counts = query(url, "SELECT count(cost_walk_s), count(cost_car_s) FROM road_segment")[0]
     assert counts[0] > 0 and counts[1] == 0
     assert list(read_manifest(cache_root(url))["modes"]) == ["walk"]
     res = routing.nearest(60.1699, 24.9384, category="health", mode="car", url=url)
     assert res["results"]
     assert set(read_manifest(cache_root(url))["modes"]) == {"walk", "car"}
-    ((n,),) = _query(url, "SELECT count(cost_car_s) FROM road_segment")
+    ((n,),) = query(url, "SELECT count(cost_car_s) FROM road_segment")
     assert n > 0
 
 

@@ -17,18 +17,15 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
-import psycopg2
 import pytest
 import shapely
 from psycopg2 import sql
 from shapely.geometry import Point, shape
 
 from gis import routing
-from gis.db import libpq_url
 from gis.errors import InvalidInputError, NotFoundError, UnprocessableError
 from gis.network import build_network, drop_cache, network_status, refresh_facilities
-from ingest.osm import ingest_osm_file
-from tests.conftest import _dispose, create_database, drop_database, shared_file
+from tests.gis.helpers import drop_routed_db, query, routed_db
 
 MODES = ("walk", "motorcycle", "car")
 ONEWAY_MODES = {"motorcycle", "car"}
@@ -39,60 +36,35 @@ SIGAP = str(Path(sys.executable).with_name("sigap"))
 # --- databases ------------------------------------------------------------------------------
 
 
-def _routed_db(server_url: str, template_db: str, name: str, pbf: str, *, build: bool = True):
-    url = create_database(server_url, name, template=template_db)
-    ingest_osm_file(shared_file(pbf), url, progress=False)
-    if build:
-        build_network(url, progress=False)
-    return url
-
-
-def _drop(server_url: str, url: str, name: str) -> None:
-    drop_cache(url)
-    routing.clear_routers()
-    _dispose(url)
-    drop_database(server_url, name)
-
-
 @pytest.fixture(scope="module")
 def hel(server_url, template_db):
     """Helsinki, ingested and built; not modified by the tests that use it."""
     name = f"sigap_test_route_hel_{os.getpid()}"
-    url = _routed_db(server_url, template_db, name, "osm/helsinki.osm.pbf")
+    url = routed_db(server_url, template_db, name, "osm/helsinki.osm.pbf")
     yield url
-    _drop(server_url, url, name)
+    drop_routed_db(server_url, url, name)
 
 
 @pytest.fixture(scope="module")
 def andorra(server_url, template_db):
     """Andorra, ingested and built; not modified by the tests that use it."""
     name = f"sigap_test_route_and_{os.getpid()}"
-    url = _routed_db(server_url, template_db, name, "osm/andorra.osm.pbf")
+    url = routed_db(server_url, template_db, name, "osm/andorra.osm.pbf")
     yield url
-    _drop(server_url, url, name)
+    drop_routed_db(server_url, url, name)
 
 
 @pytest.fixture
 def hel_mutable(server_url, template_db):
     """A Helsinki database of this test's own, which it may change."""
     name = f"sigap_test_route_mut_{os.getpid()}"
-    url = _routed_db(server_url, template_db, name, "osm/helsinki.osm.pbf")
+    url = routed_db(server_url, template_db, name, "osm/helsinki.osm.pbf")
     yield url
-    _drop(server_url, url, name)
+    drop_routed_db(server_url, url, name)
 
 
 def cost_column(mode: str) -> sql.Identifier:
     return sql.Identifier(f"cost_{mode}_s")
-
-
-def _query(url: str, query, params=()):
-    conn = psycopg2.connect(libpq_url(url))
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
 
 
 # --- the independent reference --------------------------------------------------------------
@@ -112,7 +84,7 @@ class Reference:
 
     def __init__(self, url: str, mode: str) -> None:
         self.url, self.mode = url, mode
-        rows = _query(
+        rows = query(
             url,
             sql.SQL(
                 "SELECT id, u, v, oneway, {}, length_m, "
@@ -149,15 +121,16 @@ class Reference:
         return (a, b) == (v, u) and (self.mode not in ONEWAY_MODES or not oneway)
 
     def facilities(self, category: str) -> dict[int, int]:
-        """Facility id -> its node: the nearest node of the largest SCC (great circle)."""
+        """Facility id -> its node: the nearest node of the largest SCC (great circle), for
+        facilities within the documented snap limit of it (the others are off the network)."""
         if category in ("waste_basket", "waste_disposal", "recycling"):
-            rows = _query(
+            rows = query(
                 self.url,
                 "SELECT id, ST_X(geom), ST_Y(geom) FROM waste_bin WHERE kind = %s",
                 (category,),
             )
         else:
-            rows = _query(
+            rows = query(
                 self.url,
                 "SELECT id, ST_X(geom), ST_Y(geom) FROM office WHERE category = %s",
                 (category,),
@@ -167,7 +140,8 @@ class Reference:
         out = {}
         for fid, lon, lat in rows:
             d = [haversine_m(lon, lat, x, y) for x, y in xy]
-            out[fid] = nodes[int(np.argmin(d))]
+            if min(d) <= routing.SNAP_LIMIT_M:
+                out[fid] = nodes[int(np.argmin(d))]
         return out
 
     def to_facility(self, category: str):
@@ -233,7 +207,7 @@ def utm_srid(lon: float) -> int:
 def check_snap(ref: Reference, lat: float, lon: float, snapped: dict) -> None:
     """Our snap agrees with PostGIS: same distance to the nearest usable segment, the point
     lies on the reported segment at the reported fraction."""
-    (min_m,) = _query(
+    (min_m,) = query(
         ref.url,
         sql.SQL(
             "SELECT min(ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)"
@@ -243,7 +217,7 @@ def check_snap(ref: Reference, lat: float, lon: float, snapped: dict) -> None:
     )[0]
     assert snapped["distance_m"] == pytest.approx(min_m, rel=0.01, abs=1.0)
     srid = utm_srid(lon)
-    on_m, frac, length = _query(
+    on_m, frac, length = query(
         ref.url,
         "SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography),"
         " ST_LineLocatePoint(ST_Transform(geom, %s), "
@@ -370,7 +344,7 @@ def test_k_nearest_agrees_with_networkx(hel, andorra, refs, mode):
 
 def test_oneway_is_respected_for_car_not_for_walking(hel, refs):
     car, walk = refs(hel, "car"), refs(hel, "walk")
-    rows = _query(
+    rows = query(
         hel,
         "SELECT id, ST_Y(ST_LineInterpolatePoint(geom, 0.5)), "
         "ST_X(ST_LineInterpolatePoint(geom, 0.5)) FROM road_segment "
@@ -419,7 +393,7 @@ def test_impassable_segment_vanishes_and_changes_the_route(hel_mutable):
     lat, lon, before = _long_car_route(url, ref)
     ids = before["results"][0]["segment_ids"]
     cut = ids[len(ids) // 2]
-    _query(
+    query(
         url,
         "UPDATE road_segment SET condition = 'tidak_dapat_dilalui', condition_source = "
         "'inspection' WHERE id = %s",
@@ -427,7 +401,7 @@ def test_impassable_segment_vanishes_and_changes_the_route(hel_mutable):
     )
     assert network_status(url)["roads_changed"]
     build_network(url, progress=False)
-    (costs,) = _query(
+    (costs,) = query(
         url,
         "SELECT cost_walk_s, cost_motorcycle_s, cost_car_s FROM road_segment WHERE id = %s",
         (cut,),
@@ -469,7 +443,7 @@ def test_rusak_berat_changes_the_route_only_when_the_detour_is_faster(hel_mutabl
     outcomes = []
     for sid in ids[1:-1]:
         u, v, _, cost, _ = ref.seg[sid]
-        ((original,),) = _query(
+        ((original,),) = query(
             url,
             "UPDATE road_segment r SET condition = 'rusak_berat', condition_source = 'inspection' "
             "FROM road_segment o WHERE r.id = %s AND o.id = r.id RETURNING o.condition",
@@ -494,7 +468,7 @@ def test_rusak_berat_changes_the_route_only_when_the_detour_is_faster(hel_mutabl
             else:
                 outcomes.append("kept")
         assert lengths.get(target, math.inf) <= same_route + 2e-3
-        _query(url, "UPDATE road_segment SET condition = %s WHERE id = %s", (original, sid))
+        query(url, "UPDATE road_segment SET condition = %s WHERE id = %s", (original, sid))
         if "detour" in outcomes:
             break
     assert "detour" in outcomes, outcomes
@@ -508,7 +482,7 @@ def test_facility_change_refreshes_the_table(hel_mutable):
     # A new fire station at the snapped point's segment end: now the nearest.
     node = ref.seg[before["snapped"]["segment_id"]][1]
     x, y = ref.coord[node]
-    _query(
+    query(
         url,
         "INSERT INTO office (source, source_id, category, name, kind, geom) VALUES "
         "('test', 'new-fire', 'fire', 'Pos Damkar Baru', 'amenity=fire_station', "
@@ -531,25 +505,69 @@ def test_queries_reload_a_rebuilt_cache(hel_mutable, monkeypatch):
     monkeypatch.setattr(routing, "RELOAD_CHECK_S", 0.0)
     routing.nearest(lat, lon, category="health", mode="car", url=url)
     cut = before["results"][0]["segment_ids"][2]
-    _query(url, "UPDATE road_segment SET condition = 'tidak_dapat_dilalui' WHERE id = %s", (cut,))
+    query(url, "UPDATE road_segment SET condition = 'tidak_dapat_dilalui' WHERE id = %s", (cut,))
     build_network(url, progress=False)
     # no clear_routers(): the router notices the new manifest by itself
     after = routing.nearest(lat, lon, category="health", mode="car", url=url)
     assert cut not in after["results"][0]["segment_ids"]
 
 
+def test_facility_far_from_the_roads_is_off_the_network(server_url, template_db):
+    name = f"sigap_test_route_far_{os.getpid()}"
+    url = routed_db(server_url, template_db, name, "osm/helsinki.osm.pbf", build=False)
+    try:
+        # 0.05 degrees (~5.6 km) north of the northernmost road vertex
+        ((lat, lon),) = query(
+            url,
+            "SELECT ST_YMax(ST_Extent(geom)) + 0.05, ST_X(ST_Centroid(ST_Extent(geom))) "
+            "FROM road_segment",
+        )
+        query(url, "DELETE FROM office WHERE category = 'court'")
+        ids = {}
+        for category in ("court", "health"):
+            ((ids[category],),) = query(
+                url,
+                "INSERT INTO office (source, source_id, category, name, kind, geom) VALUES "
+                "('test', %s, %s, 'Far away', 'test', ST_SetSRID(ST_MakePoint(%s, %s), 4326)) "
+                "RETURNING id",
+                (f"far-{category}", category, lon, lat),
+            )
+        ((road_m,),) = query(
+            url,
+            "SELECT min(ST_Distance(geom::geography, "
+            "ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography)) FROM road_segment",
+            (lon, lat),
+        )
+        assert road_m > 3 * routing.SNAP_LIMIT_M
+        report = build_network(url, progress=False)
+        for mode in MODES:  # reported, per mode and category
+            assert report.off_network[mode]["court"] == [ids["court"]]
+            assert ids["health"] in report.off_network[mode]["health"]
+        routing.clear_routers()
+        for mode in MODES:
+            res = routing.nearest(60.1699, 24.9384, category="court", mode=mode, url=url)
+            assert res["unreachable"] and not res["results"]
+            res = routing.nearest(60.1699, 24.9384, category="health", mode=mode, k=10, url=url)
+            assert res["results"]
+            assert ids["health"] not in {r["facility"]["id"] for r in res["results"]}
+            best = routing.nearest(60.1699, 24.9384, category="health", mode=mode, url=url)
+            assert best["results"][0]["facility"]["id"] != ids["health"]
+    finally:
+        drop_routed_db(server_url, url, name)
+
+
 def test_first_query_builds_a_missing_network(server_url, template_db):
     name = f"sigap_test_route_lazy_{os.getpid()}"
-    url = _routed_db(server_url, template_db, name, "osm/helsinki.osm.pbf", build=False)
+    url = routed_db(server_url, template_db, name, "osm/helsinki.osm.pbf", build=False)
     try:
         assert not network_status(url)["built"]
         res = routing.nearest(60.1699, 24.9384, category="health", mode="car", url=url)
         assert res["results"]
         assert network_status(url)["built"]
-        (n,) = _query(url, "SELECT count(*) FROM road_segment WHERE cost_car_s IS NOT NULL")[0]
+        (n,) = query(url, "SELECT count(*) FROM road_segment WHERE cost_car_s IS NOT NULL")[0]
         assert n > 0
     finally:
-        _drop(server_url, url, name)
+        drop_routed_db(server_url, url, name)
 
 
 def test_empty_database_is_not_found(fresh_db):
@@ -575,7 +593,7 @@ def test_isochrone_matches_networkx_reach(hel, andorra, refs, mode):
             assert [p["minutes"] for p in props] == [15, 10, 5]
             assert all(p["mode"] == mode for p in props)
             snapped = fc["snapped"]
-            seg = _query(
+            seg = query(
                 url,
                 sql.SQL(
                     "SELECT id FROM road_segment WHERE {} IS NOT NULL ORDER BY ST_Distance("
@@ -657,7 +675,7 @@ def _isolated_car_point(url: str) -> tuple[float, float]:
     for sid, (u, v, _, cost, length) in sorted(ref.seg.items()):
         if cost is not None and u in outside and v in outside and length > 10:
             if u not in reach_main and v not in reach_main:
-                ((lat, lon),) = _query(
+                ((lat, lon),) = query(
                     url,
                     "SELECT ST_Y(ST_LineInterpolatePoint(geom, 0.5)), "
                     "ST_X(ST_LineInterpolatePoint(geom, 0.5)) FROM road_segment WHERE id = %s",
