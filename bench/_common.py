@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import psycopg2
+from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
 from gis.db import database_url, libpq_url, upgrade
@@ -27,6 +28,20 @@ def scratch_database(name: str) -> str:
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     return url
+
+
+def drop_scratch_database(name: str) -> None:
+    """Drop database ``name`` (made by :func:`scratch_database`) if it exists."""
+    server = libpq_url(database_url(start=True))
+    admin = make_url(server).set(database="postgres").render_as_string(hide_password=False)
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            ident = sql.Identifier(name)
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+    finally:
+        conn.close()
 
 
 def timed(fn: Callable[[], object], *, repeat: int = 3) -> float:

@@ -33,7 +33,7 @@ import networkx as nx
 import numpy as np
 import psycopg2
 
-from bench._common import scratch_database
+from bench._common import drop_scratch_database, scratch_database
 from gis.db import libpq_url
 from gis.network import (
     Facilities,
@@ -124,8 +124,16 @@ def synthetic_router(seg: Segments, facilities: Facilities, cache: Path) -> Rout
     return Router(load_network(cache))
 
 
+def _db_name(pbf: str) -> str:
+    return f"sigap_bench_routing_{pbf.split('.')[0]}"
+
+
+#: Scratch databases this benchmark creates (and drops at the end).
+PGR_DB = "sigap_bench_routing_pgr"
+
+
 def real_router(pbf: str, cache: Path) -> tuple[Router, str]:
-    url = scratch_database(f"sigap_bench_routing_{pbf.split('.')[0]}")
+    url = scratch_database(_db_name(pbf))
     ingest_osm_file(SHARED_DATA / "osm" / pbf, url, progress=False)
     build_network(url, cache_dir=cache, progress=False)
     return Router(load_network(cache_root(url, cache))), url
@@ -243,7 +251,7 @@ def pgr_setup(url: str | None, router: Router) -> tuple[str, str, bool]:
     extract's database, or (``url`` None) a table of the synthetic graph's edges."""
     synthetic_graph = url is None
     if url is None:
-        url = scratch_database("sigap_bench_routing_pgr")
+        url = scratch_database(PGR_DB)
     conn = psycopg2.connect(libpq_url(url))
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -430,15 +438,20 @@ def run(label: str, router: Router, pgr_url: str | None, *, osmnx_queries: int) 
 
 
 def main() -> None:
+    extracts = ("helsinki.osm.pbf", "andorra.osm.pbf")
     with tempfile.TemporaryDirectory(prefix="sigap-bench-") as tmp:
         cache = Path(tmp)
-        for pbf in ("helsinki.osm.pbf", "andorra.osm.pbf"):
-            router, url = real_router(pbf, cache)
-            run(pbf, router, url, osmnx_queries=3)
-        for size, oq in ((100_000, 1), (1_000_000, 0)):
-            t0 = time.perf_counter()
-            seg, facs = synthetic(size)
-            router = synthetic_router(seg, facs, cache / f"synthetic{size}")
-            print(f"\n(synthetic {size:,} built in {time.perf_counter() - t0:.1f} s)")
-            run(f"synthetic ~{size:,}", router, None, osmnx_queries=oq)
-            del router, seg, facs
+        try:
+            for pbf in extracts:
+                router, url = real_router(pbf, cache)
+                run(pbf, router, url, osmnx_queries=3)
+            for size, oq in ((100_000, 1), (1_000_000, 0)):
+                t0 = time.perf_counter()
+                seg, facs = synthetic(size)
+                router = synthetic_router(seg, facs, cache / f"synthetic{size}")
+                print(f"\n(synthetic {size:,} built in {time.perf_counter() - t0:.1f} s)")
+                run(f"synthetic ~{size:,}", router, None, osmnx_queries=oq)
+                del router, seg, facs
+        finally:
+            for name in (*map(_db_name, extracts), PGR_DB):
+                drop_scratch_database(name)

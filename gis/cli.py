@@ -249,7 +249,7 @@ def network_build(mode: str, progress: bool | None) -> None:
     not pass) and precomputes the nearest facility of every category from every node.
     """
     from gis.db import database_url
-    from gis.network import build_network
+    from gis.network import SNAP_LIMIT_M, build_network
 
     report = build_network(database_url(start=True), modes=mode, progress=progress)
     click.echo(
@@ -258,6 +258,9 @@ def network_build(mode: str, progress: bool | None) -> None:
     )
     cats = ", ".join(f"{c} {n}" for c, n in report.categories.items()) or "none"
     click.echo(f"Facilities: {cats}")
+    for off_mode, off_cats in report.off_network.items():
+        off = ", ".join(f"{c} {len(ids)}" for c, ids in off_cats.items())
+        click.echo(f"Off the {off_mode} network (over {SNAP_LIMIT_M:g} m from its roads): {off}")
     click.echo(f"Cache: {report.root / report.version}")
 
 

@@ -512,7 +512,7 @@ def test_queries_reload_a_rebuilt_cache(hel_mutable, monkeypatch):
     assert cut not in after["results"][0]["segment_ids"]
 
 
-def test_facility_far_from_the_roads_is_off_the_network(server_url, template_db):
+def test_facility_far_from_the_roads_is_off_the_network(server_url, template_db, monkeypatch):
     name = f"sigap_test_route_far_{os.getpid()}"
     url = routed_db(server_url, template_db, name, "osm/helsinki.osm.pbf", build=False)
     try:
@@ -539,6 +539,19 @@ def test_facility_far_from_the_roads_is_off_the_network(server_url, template_db)
             (lon, lat),
         )
         assert road_m > 3 * routing.SNAP_LIMIT_M
+        from click.testing import CliRunner
+
+        from gis.cli import main
+        from gis.settings import get_settings
+
+        monkeypatch.setenv("DATABASE_URL", url)
+        get_settings.cache_clear()
+        try:
+            result = CliRunner().invoke(main, ["network", "build", "--no-progress"])
+        finally:
+            get_settings.cache_clear()
+        assert result.exit_code == 0, result.output
+        assert "Off the car network (over 1000 m from its roads): " in result.output
         report = build_network(url, progress=False)
         for mode in MODES:  # reported, per mode and category
             assert report.off_network[mode]["court"] == [ids["court"]]
