@@ -346,7 +346,7 @@ def run(label: str, router: Router, pgr_url: str | None, *, osmnx_queries: int) 
     t0 = time.perf_counter()
     g, _ = nx_graphs(router)
     print(f"(networkx graph built in {time.perf_counter() - t0:.1f} s)")
-    fac_nodes = sorted({int(x) for x in router.net.arrays[f"{MODE}.{CATEGORY}.fac_node"]})
+    fac_nodes = sorted({int(x) for x in router.net.arrays[f"{MODE}.{CATEGORY}.fac_node"] if x >= 0})
     proj = router.net.projection()
     few = pts[:osmnx_queries]
     if osmnx_queries:

@@ -10,13 +10,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import threading
+import time
 
 import networkx as nx
 import numpy as np
+import psycopg2
 import pytest
 from psycopg2 import sql
 
 from gis import network, routing
+from gis.db import libpq_url
 from gis.network import (
     CONDITION_FACTORS,
     MODES,
@@ -270,6 +274,55 @@ def test_stamps_detect_road_and_facility_changes(own_db):
     query(url, moved, (sid,))
     status = network_status(url)
     assert status["stale"] and status["roads_changed"] and not status["database_changed"]
+
+
+def test_build_waits_for_a_road_edit_and_reads_it(own_db):
+    """Reading the roads and writing the costs back are one transaction behind a table lock: a
+    build that starts while an edit is open waits for it and then costs the edited road."""
+    url = own_db
+    ((sid,),) = query(
+        url,
+        "SELECT id FROM road_segment WHERE highway = 'service' "
+        "AND condition <> 'tidak_dapat_dilalui' ORDER BY id LIMIT 1",
+    )
+    editor = psycopg2.connect(libpq_url(url))
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            build_network(url, progress=False)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            errors.append(exc)
+
+    try:
+        with editor.cursor() as cur:  # an open transaction holding the edit
+            cur.execute(
+                "UPDATE road_segment SET condition = 'tidak_dapat_dilalui' WHERE id = %s", (sid,)
+            )
+        thread = threading.Thread(target=build)
+        thread.start()
+        deadline = time.monotonic() + 30
+        waiting = 0
+        while time.monotonic() < deadline and not waiting:
+            ((waiting,),) = query(
+                url,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'",
+            )
+            time.sleep(0.05)
+        assert waiting, "the build did not wait for the open road edit"
+        editor.commit()
+        thread.join(120)
+        assert not thread.is_alive() and not errors, errors
+    finally:
+        editor.close()
+    ((costs,),) = query(
+        url,
+        "SELECT ARRAY[cost_walk_s, cost_motorcycle_s, cost_car_s] FROM road_segment WHERE id = %s",
+        (sid,),
+    )
+    assert costs == [None, None, None]
+    assert not network_status(url)["stale"]
 
 
 def test_cost_model_change_marks_the_cache_stale(own_db, monkeypatch):
