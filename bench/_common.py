@@ -13,16 +13,21 @@ from sqlalchemy.engine import make_url
 from gis.db import database_url, libpq_url, upgrade
 
 
-def scratch_database(name: str) -> str:
-    """(Re)create database ``name`` on the configured server, migrated; return its URL."""
+def _admin_connection():
     server = libpq_url(database_url(start=True))
     admin = make_url(server).set(database="postgres").render_as_string(hide_password=False)
     conn = psycopg2.connect(admin)
     conn.autocommit = True
+    return server, conn
+
+
+def scratch_database(name: str) -> str:
+    """(Re)create database ``name`` on the configured server, migrated; return its URL."""
+    drop_scratch_database(name)
+    server, conn = _admin_connection()
     try:
         with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cur.execute(f'CREATE DATABASE "{name}"')
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     finally:
         conn.close()
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
@@ -32,10 +37,7 @@ def scratch_database(name: str) -> str:
 
 def drop_scratch_database(name: str) -> None:
     """Drop database ``name`` (made by :func:`scratch_database`) if it exists."""
-    server = libpq_url(database_url(start=True))
-    admin = make_url(server).set(database="postgres").render_as_string(hide_password=False)
-    conn = psycopg2.connect(admin)
-    conn.autocommit = True
+    _, conn = _admin_connection()
     try:
         with conn.cursor() as cur:
             ident = sql.Identifier(name)

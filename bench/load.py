@@ -12,7 +12,7 @@ import psycopg2
 import pyrosm
 from sqlalchemy import create_engine, text
 
-from bench._common import scratch_database, timed
+from bench._common import drop_scratch_database, scratch_database, timed
 from gis.db import libpq_url, sqlalchemy_url
 from ingest.load import LAYER_TABLES, upsert_layer
 from ingest.osm import read_osm
@@ -66,6 +66,7 @@ def main() -> None:
             f" {t_base / t_ours:>8.1f}x {t_re * 1000:>33.0f} ms"
         )
     engine.dispose()
+    drop_scratch_database("sigap_bench_load")
 
 
 if __name__ == "__main__":
