@@ -32,7 +32,7 @@ from pathlib import Path
 import psycopg2
 import pyrosm
 
-from bench._common import scratch_database
+from bench._common import drop_scratch_database, scratch_database
 from gis.db import libpq_url
 from gis.network import build_network
 from ingest.osm import ingest_osm_file
@@ -193,6 +193,18 @@ def _wrk(url: str, paths: list[str], *, connections: int, seconds: int = WRK_SEC
 
 def main() -> None:
     url = _prepare()
+    try:
+        _bench(url)
+    finally:
+        from gis.db import _engine_for
+        from gis.network import drop_cache
+
+        _engine_for.cache_clear()
+        drop_cache(url)
+        drop_scratch_database("sigap_bench_web")
+
+
+def _bench(url: str) -> None:
     app = create_app({"DATABASE_URL": url})
     client = app.test_client()
 
