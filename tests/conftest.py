@@ -47,6 +47,20 @@ def sigap(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+def query(url: str, statement, params=None):
+    """Run one statement on the database at ``url`` in its own committed transaction.
+
+    Returns its rows, or None for a statement that returns none.
+    """
+    conn = psycopg2.connect(libpq_url(url))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
 def _server_url() -> str:
     url = os.environ.get("DATABASE_URL")
     if url:

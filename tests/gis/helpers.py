@@ -10,18 +10,9 @@ from gis import routing
 from gis.db import libpq_url
 from gis.network import build_network, drop_cache
 from ingest.osm import ingest_osm_file
-from tests.conftest import _dispose, create_database, drop_database, shared_file
+from tests.conftest import _dispose, create_database, drop_database, query, shared_file
 
-
-def query(url: str, statement, params=()):
-    """Run one statement in its own committed transaction; its rows, or None."""
-    conn = psycopg2.connect(libpq_url(url))
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(statement, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
+__all__ = ["drop_routed_db", "query", "recreate_keeping_cache", "routed_db"]
 
 
 def routed_db(server_url: str, template_db: str, name: str, pbf: str, *, build: bool = True):

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 
-import psycopg2
 import pytest
 
-from gis.db import libpq_url
+from tests.conftest import query
 from web import create_app
 
 
@@ -29,27 +28,12 @@ def client(app):
 @pytest.fixture(scope="session")
 def db_rows(helsinki_db):
     """Run one SQL query directly on the Helsinki database (the independent side of a check)."""
-
-    def run(query: str, params=None) -> list[tuple]:
-        conn = psycopg2.connect(libpq_url(helsinki_db))
-        try:
-            with conn.cursor() as cur:
-                cur.execute(query, params)
-                return cur.fetchall()
-        finally:
-            conn.close()
-
-    return run
+    return lambda statement, params=None: query(helsinki_db, statement, params)
 
 
-def execute(url: str, query: str, params=None) -> None:
+def execute(url: str, statement: str, params=None) -> None:
     """Run one statement on the database at ``url`` and commit it."""
-    conn = psycopg2.connect(libpq_url(url))
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(query, params)
-    finally:
-        conn.close()
+    query(url, statement, params)
 
 
 def helsinki_copy(url: str) -> str:

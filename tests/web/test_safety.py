@@ -11,27 +11,16 @@ import csv
 import io
 import tempfile
 
-import psycopg2
 import pytest
 
-from gis.db import libpq_url
 from layers.registry import LAYERS
+from tests.conftest import query
 from tests.web.conftest import HOSTILE_OFFICE, PII_MARKERS
 from web import params
 from web.features import csv_cell
 
 PUBLIC_MARKER = "PUBLIC-MARKER-9c1d"  # inside the hostile office's (public) name
 LANGS = ("id", "en")
-
-
-def _rows(url: str, query: str, args=None) -> list[tuple]:
-    conn = psycopg2.connect(libpq_url(url))
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def _tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -73,7 +62,7 @@ def _every_response(app, client) -> dict[str, bytes]:
 
 def test_reporter_contact_details_never_leave_the_database(pii_db, pii_app, pii_client):
     # the markers are in the database (the independent side), next to a complaint
-    reporters = _rows(pii_db, "SELECT name, phone, email FROM complaint_reporter")
+    reporters = query(pii_db, "SELECT name, phone, email FROM complaint_reporter")
     assert reporters == [PII_MARKERS]
     responses = _every_response(pii_app, pii_client)
     pages = [u for u in responses if not u.startswith("/api/")]
@@ -95,10 +84,10 @@ def test_reporter_contact_details_never_leave_the_database(pii_db, pii_app, pii_
 
 
 def test_csv_cells_cannot_start_a_formula(pii_db, pii_client):
-    (hostile_id,) = _rows(pii_db, "SELECT id FROM office WHERE source_id = 'hostile/1'")[0]
+    (hostile_id,) = query(pii_db, "SELECT id FROM office WHERE source_id = 'hostile/1'")[0]
     db = {
         r[0]: r[1:]
-        for r in _rows(pii_db, "SELECT id, name, kind, address, phone, opening_hours FROM office")
+        for r in query(pii_db, "SELECT id, name, kind, address, phone, opening_hours FROM office")
     }
     r = pii_client.get("/api/layers/office/items?f=csv")
     assert r.status_code == 200
