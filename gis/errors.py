@@ -68,3 +68,9 @@ class DatabaseError(SigapError, RuntimeError):
 
     status = 503
     default_code = "database_unavailable"
+
+
+class ConfigError(SigapError):
+    """The configuration (environment variables) is not usable; the message says which."""
+
+    default_code = "bad_configuration"

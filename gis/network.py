@@ -91,13 +91,11 @@ from scipy.spatial import cKDTree
 from tqdm import tqdm
 
 from gis.errors import InvalidInputError, NotFoundError
-from layers.vocab import OFFICE_CATEGORIES, ROAD_CONDITIONS, WASTE_BIN_KINDS
+from layers.vocab import FACILITY_CATEGORIES, ROAD_CONDITIONS
 
 logger = logging.getLogger(__name__)
 
 MODES: tuple[str, ...] = ("walk", "motorcycle", "car")
-#: Every category a facility query accepts: office categories, then waste-bin kinds.
-FACILITY_CATEGORIES: tuple[str, ...] = (*OFFICE_CATEGORIES, *WASTE_BIN_KINDS)
 #: Cache format; bump when the array layout changes so old caches are rebuilt.
 CACHE_FORMAT = 4
 #: No edge is cheaper than this, so zero-length segments stay real edges.

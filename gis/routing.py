@@ -57,7 +57,6 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +64,8 @@ import numpy as np
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from gis.errors import InvalidInputError, NotFoundError, UnprocessableError
+from gis import validate
+from gis.errors import NotFoundError, UnprocessableError
 from gis.network import (
     FACILITY_CATEGORIES,
     MANIFEST,
@@ -113,72 +113,32 @@ def facility_categories() -> tuple[str, ...]:
     return FACILITY_CATEGORIES
 
 
-# --- input validation -----------------------------------------------------------------------
-
-
-def _coordinate(value, name: str, bound: float) -> float:
-    if isinstance(value, bool):
-        value = None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        msg = f"'{name}' must be a number, got {value!r}."
-        raise InvalidInputError(msg, param=name) from None
-    if not math.isfinite(number) or not -bound <= number <= bound:
-        msg = f"'{name}' must be between {-bound:g} and {bound:g}, got {value!r}."
-        raise InvalidInputError(msg, param=name)
-    return number
+# --- input validation (one rule each, in gis.validate) --------------------------------------
 
 
 def validate_point(lat, lon) -> tuple[float, float]:
     """``(lat, lon)`` as floats in range, or :class:`InvalidInputError`."""
-    return _coordinate(lat, "lat", 90.0), _coordinate(lon, "lon", 180.0)
+    return validate.point(lat, lon)
 
 
 def validate_mode(mode) -> str:
-    if mode not in MODES:
-        msg = f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}."
-        raise InvalidInputError(msg, param="mode")
-    return str(mode)
+    """One of :data:`MODES`."""
+    return validate.choice(mode, "mode", MODES)
 
 
 def validate_category(category) -> str:
-    if category not in FACILITY_CATEGORIES:
-        msg = (
-            f"Unknown category {category!r}; choose one of {', '.join(FACILITY_CATEGORIES)} "
-            "(office categories, then waste-bin kinds)."
-        )
-        raise InvalidInputError(msg, param="category")
-    return str(category)
+    """One of :data:`FACILITY_CATEGORIES` (office categories, then waste-bin kinds)."""
+    return validate.choice(category, "category", FACILITY_CATEGORIES)
 
 
 def validate_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
-        msg = f"'k' must be a whole number from 1 to {MAX_K}, got {k!r}."
-        raise InvalidInputError(msg, param="k")
-    return int(k)
+    """How many facilities: 1 to :data:`MAX_K`."""
+    return validate.integer(k, "k", minimum=1, maximum=MAX_K)
 
 
 def validate_minutes(minutes) -> list[float]:
-    if isinstance(minutes, int | float) and not isinstance(minutes, bool):
-        minutes = [minutes]
-    if isinstance(minutes, str) or not isinstance(minutes, Sequence) or not minutes:
-        msg = "'minutes' must be a list of one or more numbers of minutes."
-        raise InvalidInputError(msg, param="minutes")
-    if len(minutes) > MAX_ISOCHRONES:
-        msg = f"'minutes' may hold at most {MAX_ISOCHRONES} values."
-        raise InvalidInputError(msg, param="minutes")
-    out = []
-    for m in minutes:
-        try:
-            value = float(m) if not isinstance(m, bool) else math.nan
-        except (TypeError, ValueError):
-            value = math.nan
-        if not math.isfinite(value) or not 0 < value <= MAX_MINUTES:
-            msg = f"Each of 'minutes' must be a number above 0 and at most {MAX_MINUTES:g}."
-            raise InvalidInputError(msg, param="minutes")
-        out.append(value)
-    return sorted(set(out), reverse=True)
+    """Isochrone limits: 1 to :data:`MAX_ISOCHRONES` values in (0, :data:`MAX_MINUTES`]."""
+    return validate.number_list(minutes, "minutes", low=0.0, high=MAX_MINUTES, most=MAX_ISOCHRONES)
 
 
 # --- the per-mode query structures ----------------------------------------------------------

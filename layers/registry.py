@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 from layers.vocab import (
     OFFICE_CATEGORY_LABELS,
+    OFFICE_COLORS,
     ROAD_CONDITION_COLORS,
     ROAD_CONDITION_LABELS,
+    WASTE_BIN_COLORS,
     WASTE_BIN_KIND_LABELS,
 )
 
@@ -69,6 +71,9 @@ class LayerSpec:
         Class value -> (Indonesian label, English label).
     colors : dict
         Class value -> CSS colour.
+    facility : bool
+        Whether its features are routing destinations ("nearest ..."); the routing network
+        builds a nearest-facility table per value of ``class_field``.
     """
 
     name: str
@@ -81,6 +86,7 @@ class LayerSpec:
     class_field: str | None = None
     classes: dict[str, tuple[str, str]] = field(default_factory=dict)
     colors: dict[str, str] = field(default_factory=dict)
+    facility: bool = False
 
     def title(self, lang: str) -> str:
         return self.title_en if lang == "en" else self.title_id
@@ -99,23 +105,6 @@ class LayerSpec:
 def _f(name: str, type_: str, label_id: str, label_en: str) -> FieldSpec:
     return FieldSpec(name, type_, label_id, label_en)
 
-
-OFFICE_COLORS: dict[str, str] = {
-    "government": "#1f4e9c",
-    "health": "#c62828",
-    "police": "#283593",
-    "post": "#ef6c00",
-    "school": "#2e7d32",
-    "library": "#6a1b9a",
-    "fire": "#b71c1c",
-    "court": "#4e342e",
-}
-
-WASTE_BIN_COLORS: dict[str, str] = {
-    "waste_basket": "#546e7a",
-    "waste_disposal": "#8d6e63",
-    "recycling": "#00897b",
-}
 
 LAYERS: dict[str, LayerSpec] = {
     spec.name: spec
@@ -140,6 +129,7 @@ LAYERS: dict[str, LayerSpec] = {
             class_field="category",
             classes=OFFICE_CATEGORY_LABELS,
             colors=OFFICE_COLORS,
+            facility=True,
         ),
         LayerSpec(
             name="waste_bin",
@@ -159,6 +149,7 @@ LAYERS: dict[str, LayerSpec] = {
             class_field="kind",
             classes=WASTE_BIN_KIND_LABELS,
             colors=WASTE_BIN_COLORS,
+            facility=True,
         ),
         LayerSpec(
             name="road_segment",
@@ -206,6 +197,11 @@ LAYERS: dict[str, LayerSpec] = {
 def get_layer(name: str) -> LayerSpec | None:
     """The spec of layer ``name``, or None when there is no such layer."""
     return LAYERS.get(name)
+
+
+def facility_layers() -> tuple[LayerSpec, ...]:
+    """The layers whose features are routing destinations, in registry order."""
+    return tuple(spec for spec in LAYERS.values() if spec.facility)
 
 
 def check_registry(layers: dict[str, LayerSpec] | None = None) -> None:

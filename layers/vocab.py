@@ -82,6 +82,27 @@ def waste_bin_kind(tags: Mapping[str, str]) -> str | None:
     return None
 
 
+#: Every category a nearest-facility query accepts: office categories, then waste-bin kinds.
+FACILITY_CATEGORIES: tuple[str, ...] = (*OFFICE_CATEGORIES, *WASTE_BIN_KINDS)
+
+# --- Colours (map markers, legends, tiles) --------------------------------------------------
+OFFICE_COLORS: dict[str, str] = {
+    "government": "#1f4e9c",
+    "health": "#c62828",
+    "police": "#283593",
+    "post": "#ef6c00",
+    "school": "#2e7d32",
+    "library": "#6a1b9a",
+    "fire": "#b71c1c",
+    "court": "#4e342e",
+}
+
+WASTE_BIN_COLORS: dict[str, str] = {
+    "waste_basket": "#546e7a",
+    "waste_disposal": "#8d6e63",
+    "recycling": "#00897b",
+}
+
 # --- Road condition -------------------------------------------------------------------------
 #: Road condition classes, best to worst. Indonesian classes (Permen PU) plus "impassable".
 ROAD_CONDITIONS: tuple[str, ...] = (

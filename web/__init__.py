@@ -14,18 +14,14 @@ from urllib.parse import urlencode
 
 from flask import Flask, request
 
-from gis.errors import SigapError
+__all__ = ["ConfigError", "create_app"]
+
+from gis.errors import ConfigError
 from gis.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent
-
-
-class ConfigError(SigapError):
-    """The app cannot start with this configuration."""
-
-    default_code = "bad_configuration"
 
 
 def _lang_url(code: str) -> str:
