@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg2
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
 from gis.db import database_url, libpq_url, upgrade
+from gis.settings import PROJECT_ROOT
+
+#: The project's real test data (``../shared/data``), read in place; benchmarks that need it
+#: say so when it is missing.
+SHARED_DATA = Path(os.environ.get("SIGAP_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 
 
 def _admin_connection():

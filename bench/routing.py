@@ -33,7 +33,7 @@ import networkx as nx
 import numpy as np
 import psycopg2
 
-from bench._common import drop_scratch_database, scratch_database
+from bench._common import SHARED_DATA, drop_scratch_database, scratch_database
 from gis.db import libpq_url
 from gis.network import (
     Facilities,
@@ -52,7 +52,6 @@ from gis.network import (
 )
 from gis.routing import Router
 from ingest.osm import ingest_osm_file
-from tests.conftest import SHARED_DATA
 
 MODE = "car"
 CATEGORY = "health"
