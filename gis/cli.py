@@ -184,39 +184,12 @@ def ingest_osm(path: str | None, place: str | None, progress: bool | None) -> No
 )
 def serve(host: str, port: int, workers: int | None, debug: bool) -> None:
     """Serve the maps and the API (gunicorn; the Flask dev server only with --debug)."""
-    import os
-
     from gis.db import database_url
-    from web import create_app
+    from web.server import run_server
 
     url = database_url(start=True)
-    app = create_app({"DATABASE_URL": url})
     click.echo(f"SIGAP is serving at http://{host}:{port}/  (Ctrl+C stops it)")
-    if debug:
-        app.run(host=host, port=port, debug=True, use_reloader=False)
-        return
-    from gunicorn.app.base import BaseApplication
-
-    def _warm(worker) -> None:
-        from web.api import warm_routing
-
-        warm_routing(url)
-
-    class _Gunicorn(BaseApplication):
-        def load_config(self):
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers or os.cpu_count() or 2)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 4)
-            self.cfg.set("accesslog", None)
-            self.cfg.set("loglevel", "warning")
-            self.cfg.set("proc_name", "sigap")
-            self.cfg.set("post_worker_init", _warm)
-
-        def load(self):
-            return app
-
-    _Gunicorn().run()
+    run_server(url, host=host, port=port, workers=workers, debug=debug)
 
 
 # --- routing --------------------------------------------------------------------------------

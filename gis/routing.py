@@ -65,7 +65,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from gis import validate
-from gis.errors import NotFoundError, UnprocessableError
+from gis.errors import NotFoundError, SigapError, UnprocessableError
 from gis.network import (
     FACILITY_CATEGORIES,
     MANIFEST,
@@ -897,6 +897,20 @@ def get_router(url: str | None = None, *, mode: str | None = None) -> Router:
         )
         raise NotFoundError(msg)
     return router
+
+
+def warm_routing(url: str) -> None:
+    """Load the routing network and each mode's graph now, not on a user's first request.
+
+    Called once per gunicorn worker after it starts. A database without a road network is
+    logged and left for the first query to report.
+    """
+    try:
+        router = get_router(url)
+        for mode in MODES:
+            router.mode_graph(mode)
+    except SigapError as exc:
+        logger.warning("routing not warmed up: %s", exc)
 
 
 def clear_routers() -> None:

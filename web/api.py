@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
-from gis.errors import InvalidInputError, NotFoundError, SigapError, UnprocessableError
+from gis.errors import InvalidInputError, NotFoundError, UnprocessableError
 from gis.network import FACILITY_CATEGORIES, MODES
-from gis.routing import MAX_K, get_router
+from gis.routing import MAX_K
 from gis.routing import isochrone as route_isochrone
 from gis.routing import nearest as route_nearest
 from layers.registry import LAYERS, get_layer
@@ -171,17 +171,3 @@ def openapi():
     from web.openapi import openapi_document
 
     return jsonify(openapi_document())
-
-
-def warm_routing(url: str) -> None:
-    """Load the routing network and each mode's graph now, not on a user's first request.
-
-    Called once per gunicorn worker after it starts. A database without a road network is
-    logged and left for the first query to report.
-    """
-    try:
-        router = get_router(url)
-        for mode in MODES:
-            router.mode_graph(mode)
-    except SigapError as exc:
-        logger.warning("routing not warmed up: %s", exc)
