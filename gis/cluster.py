@@ -99,18 +99,22 @@ class LocalCluster:
 
     @property
     def pgdata(self) -> Path:
+        """The cluster's data directory, ``<base>/pgdata``."""
         return self.base / "pgdata"
 
     @property
     def logfile(self) -> Path:
+        """The server log, ``<base>/postgres.log``."""
         return self.base / "postgres.log"
 
     @property
     def portfile(self) -> Path:
+        """The file remembering the port the cluster listens on."""
         return self.base / "port"
 
     @property
     def socket_dir(self) -> Path:
+        """The directory of the server's unix socket."""
         return self.base
 
     # -- running commands as the right user ------------------------------------------------
@@ -150,12 +154,14 @@ class LocalCluster:
 
     @property
     def port(self) -> int:
+        """The port the cluster listens on: the remembered one, else the preferred one."""
         if self.portfile.exists():
             with contextlib.suppress(ValueError):
                 return int(self.portfile.read_text().strip())
         return self.preferred_port
 
     def is_initialised(self) -> bool:
+        """Whether ``initdb`` has run in :attr:`pgdata`."""
         return (self.pgdata / "PG_VERSION").exists()
 
     def _pg_ctl_says_running(self) -> bool:
@@ -170,7 +176,7 @@ class LocalCluster:
         return True
 
     def is_running(self) -> bool:
-        """Running means: the pid in ``postmaster.pid`` is alive and our port answers.
+        """Tell whether the cluster runs: its ``postmaster.pid`` is alive and its port answers.
 
         After a crash or a machine restart the recorded pid may belong to another process;
         the port check tells that apart from a live server.
@@ -191,11 +197,13 @@ class LocalCluster:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def url(self, dbname: str = DB_NAME) -> str:
+        """Return the URL of database ``dbname`` on this cluster."""
         return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{dbname}"
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def init(self) -> None:
+        """Create the cluster with ``initdb`` if it does not exist yet."""
         if self.is_initialised():
             return
         self._prepare_dirs()
@@ -310,7 +318,7 @@ class LocalCluster:
 
 
 def _postgres_can_reach(path: Path) -> bool:
-    """Can the ``postgres`` user enter every directory above ``path``?"""
+    """Tell whether the ``postgres`` user can enter every directory above ``path``."""
     pw = pwd.getpwnam(PG_USER)
     for parent in path.resolve().parents:
         if not parent.exists():
@@ -344,7 +352,7 @@ def cluster_dir(data_dir: Path) -> Path:
 
 
 def local_cluster(settings=None) -> LocalCluster:
-    """The cluster under the configured data directory."""
+    """Return the cluster under the configured data directory."""
     from gis.settings import get_settings
 
     s = settings or get_settings()

@@ -17,7 +17,7 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 
 def database_url(settings: Settings | None = None, *, start: bool = False) -> str:
-    """The URL to use: ``DATABASE_URL`` if set, else the local cluster's.
+    """Return the URL to use: ``DATABASE_URL`` if set, else the local cluster's.
 
     Parameters
     ----------
@@ -47,7 +47,7 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def libpq_url(url: str) -> str:
-    """The URL without SQLAlchemy's ``+driver`` part, for psycopg2 and command-line tools."""
+    """Return ``url`` without SQLAlchemy's ``+driver`` part, for psycopg2 and other tools."""
     return url.replace("postgresql+psycopg2://", "postgresql://", 1)
 
 
@@ -62,6 +62,7 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 def alembic_config(url: str):
+    """Return the Alembic configuration that migrates the database at ``url``."""
     from alembic.config import Config
 
     cfg = Config()
@@ -78,6 +79,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def downgrade(url: str, revision: str) -> None:
+    """Migrate the database at ``url`` down to ``revision`` (``"base"``: remove everything)."""
     from alembic import command
 
     command.downgrade(alembic_config(url), revision)

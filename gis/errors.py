@@ -30,6 +30,7 @@ class SigapError(Exception):
         self.param = param
 
     def to_dict(self) -> dict:
+        """Return the error as JSON-ready data: ``{"error": {"code", "message", "param"}}``."""
         body = {"code": self.code, "message": self.message}
         if self.param:
             body["param"] = self.param

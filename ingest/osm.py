@@ -25,6 +25,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,9 @@ from shapely.ops import linemerge, unary_union
 from tqdm import tqdm
 
 from gis.errors import IngestError
-from layers.vocab import NON_ROUTABLE_HIGHWAYS, office_category, road_condition, waste_bin_kind
+from ingest.load import LoadResult
+from layers.registry import LAYERS, LayerSpec, osm_point_layers
+from layers.vocab import NON_ROUTABLE_HIGHWAYS, road_condition
 
 logger = logging.getLogger(__name__)
 
@@ -61,35 +64,47 @@ class Reject:
     reason: str
 
     def as_dict(self) -> dict[str, str]:
+        """Return the reject as it is recorded in ``ingest_run.rejects``."""
         return {"layer": self.layer, "source_id": self.source_id, "reason": self.reason}
+
+
+#: The layers the reader builds from geometry of its own (not from a point's tags).
+ROAD_LAYER = "road_segment"
+AREA_LAYER = "admin_area"
 
 
 @dataclass
 class OsmExtract:
-    """Everything read from one OSM file, ready to load. Rows are plain dicts."""
+    """Everything read from one OSM file, ready to load.
+
+    Attributes
+    ----------
+    path : Path
+        The file that was read.
+    sha256 : str
+        Its checksum.
+    rows : dict of str to list of dict
+        Layer name (a key of :data:`layers.registry.LAYERS`) -> rows, each a plain dict of
+        ``source``, ``source_id``, ``geom`` and the layer's loaded fields. Every layer the
+        reader knows has an entry, empty or not.
+    rejects : list of Reject
+        Objects that could not be loaded, with reasons.
+    object_count : int
+        OSM objects in the file.
+    """
 
     path: Path
     sha256: str
-    offices: list[dict] = field(default_factory=list)
-    waste_bins: list[dict] = field(default_factory=list)
-    road_segments: list[dict] = field(default_factory=list)
-    admin_areas: list[dict] = field(default_factory=list)
+    rows: dict[str, list[dict]] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
     object_count: int = 0
-
-    def layers(self) -> dict[str, list[dict]]:
-        return {
-            "admin_area": self.admin_areas,
-            "office": self.offices,
-            "waste_bin": self.waste_bins,
-            "road_segment": self.road_segments,
-        }
 
 
 # --- input checks ---------------------------------------------------------------------------
 
 
 def file_sha256(path: Path) -> str:
+    """Return the SHA-256 of the file at ``path``, as hex."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -125,6 +140,9 @@ def check_osm_file(path: str | Path) -> Path:
     if not p.exists():
         msg = f"{p}: file not found."
         raise IngestError(msg, param="path")
+    if p.is_dir():
+        msg = f"{p}: is a directory; expected an OSM file ({', '.join(SUFFIXES)})."
+        raise IngestError(msg, param="path")
     if not p.is_file():
         msg = f"{p}: is not a file."
         raise IngestError(msg, param="path")
@@ -143,34 +161,6 @@ def check_osm_file(path: str | Path) -> Path:
 # --- tag helpers ----------------------------------------------------------------------------
 
 
-def _address(tags: dict[str, str]) -> str | None:
-    if tags.get("addr:full"):
-        return tags["addr:full"]
-    street = " ".join(x for x in (tags.get("addr:street"), tags.get("addr:housenumber")) if x)
-    place = " ".join(x for x in (tags.get("addr:postcode"), tags.get("addr:city")) if x)
-    text = ", ".join(x for x in (street, place) if x)
-    return text or None
-
-
-def _services(tags: dict[str, str]) -> list[str] | None:
-    values: list[str] = []
-    for key in ("healthcare:speciality", "service", "services", "government", "office"):
-        raw = tags.get(key)
-        if raw and not (key == "office" and raw == "government"):
-            values.extend(v.strip() for v in raw.split(";") if v.strip())
-    return values or None
-
-
-def _float(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        value = float(raw.replace(",", ".").split()[0])
-    except (ValueError, IndexError):
-        return None
-    return value if np.isfinite(value) else None
-
-
 def _oneway(tags: dict[str, str]) -> tuple[bool, bool]:
     """Return ``(oneway, reverse)`` for a highway's tags."""
     raw = tags.get("oneway", "").lower()
@@ -186,7 +176,7 @@ def _oneway(tags: dict[str, str]) -> tuple[bool, bool]:
 
 
 def is_routable(tags: dict[str, str]) -> bool:
-    """Is this a way of the routable network (roads, footways, paths, steps, ...)?"""
+    """Tell whether a way with ``tags`` belongs to the routable network (roads, paths, ...)."""
     highway = tags.get("highway")
     if not highway or highway in NON_ROUTABLE_HIGHWAYS:
         return False
@@ -229,13 +219,20 @@ def _relations(path: Path) -> dict[int, tuple[dict[str, str], list[tuple[int, st
         if not isinstance(rel, osmium.osm.Relation):
             continue
         tags = dict(rel.tags)
-        if tags.get("boundary") == "administrative" or _is_poi(tags):
+        if tags.get("boundary") == "administrative" or _poi_rows(tags):
             out[rel.id] = (tags, [(m.ref, m.role) for m in rel.members if m.type == "w"])
     return out
 
 
-def _is_poi(tags: dict[str, str]) -> bool:
-    return bool(office_category(tags) or waste_bin_kind(tags))
+def _poi_rows(tags: dict[str, str]) -> list[tuple[LayerSpec, dict]]:
+    """``(layer, row fields)`` of every point layer this object is a feature of."""
+    out = []
+    for spec in osm_point_layers():
+        assert spec.from_osm is not None
+        row = spec.from_osm(tags)
+        if row is not None:
+            out.append((spec, row))
+    return out
 
 
 def _way_coords(way, negative: dict[int, tuple[float, float]]) -> list:
@@ -318,71 +315,48 @@ class _Reader:
         self.member_way_ids = {w for _, members in relations.values() for w, _ in members}
         self.member_ways: dict[int, list[tuple[int, float, float] | None]] = {}
         self.road_ways: list[tuple[int, dict[str, str], list[list[tuple[int, float, float]]]]] = []
-        self.offices: dict[str, dict] = {}
-        self.bins: dict[str, dict] = {}
+        #: Point layer -> source_id -> row (a later object of one id replaces an earlier one).
+        self.points: dict[str, dict[str, dict]] = {s.name: {} for s in osm_point_layers()}
         self.negative_nodes: dict[int, tuple[float, float]] = {}
 
     # points of interest: nodes and ways (centroid)
-    def poi(self, source_id: str, tags: dict[str, str], point: Point | None) -> None:
-        office = office_category(tags)
-        kind = waste_bin_kind(tags)
-        if (office or kind) and point is None:
-            layer = "office" if office else "waste_bin"
-            self.x.rejects.append(Reject(layer, source_id, "none of its nodes are in the file"))
-            return
-        if office:
-            category, raw_kind = office
-            self.offices[source_id] = {
-                "source": SOURCE,
-                "source_id": source_id,
-                "category": category,
-                "name": tags.get("name"),
-                "kind": raw_kind,
-                "address": _address(tags),
-                "phone": tags.get("phone") or tags.get("contact:phone"),
-                "opening_hours": tags.get("opening_hours"),
-                "services": _services(tags),
-                "geom": point,
-            }
-        if kind:
-            self.bins[source_id] = {
-                "source": SOURCE,
-                "source_id": source_id,
-                "kind": kind,
-                "name": tags.get("name"),
-                "capacity_l": _float(tags.get("capacity")),
-                "fill_level": None,
-                "last_emptied_at": None,
-                "geom": point,
-            }
+    def poi(self, source_id: str, matches: list[tuple[LayerSpec, dict]], point: Point | None):
+        """Add the rows ``matches`` (from :func:`_poi_rows`) of one object at ``point``."""
+        for spec, fields in matches:
+            if point is None:
+                reason = "none of its nodes are in the file"
+                self.x.rejects.append(Reject(spec.name, source_id, reason))
+                continue
+            row = {"source": SOURCE, "source_id": source_id, **fields, "geom": point}
+            self.points[spec.name][source_id] = row
 
     def node(self, n) -> None:
         if n.id < 0:
             self.negative_nodes[n.id] = (n.location.lon, n.location.lat)
         if not n.tags:
             return
-        tags = dict(n.tags)
-        if office_category(tags) or waste_bin_kind(tags):
-            self.poi(f"node/{n.id}", tags, Point(n.location.lon, n.location.lat))
+        matches = _poi_rows(dict(n.tags))
+        if matches:
+            self.poi(f"node/{n.id}", matches, Point(n.location.lon, n.location.lat))
 
     def way(self, w) -> None:
         tags = dict(w.tags)
-        wants_poi = _is_poi(tags)
+        matches = _poi_rows(tags)
         routable = is_routable(tags)
         in_relation = w.id in self.member_way_ids
         closed_boundary = tags.get("boundary") == "administrative" and w.is_closed()
-        if not (wants_poi or routable or in_relation or closed_boundary):
+        if not (matches or routable or in_relation or closed_boundary):
             return
         coords = _way_coords(w, self.negative_nodes)
-        if wants_poi:
-            self.poi(f"way/{w.id}", tags, _feature_point(coords))
+        if matches:
+            self.poi(f"way/{w.id}", matches, _feature_point(coords))
         if routable:
             runs = _runs(coords)
             if runs:
                 self.road_ways.append((w.id, tags, runs))
             else:
                 reason = "fewer than two of its nodes are in the file (clipped extract)"
-                self.x.rejects.append(Reject("road_segment", f"way/{w.id}", reason))
+                self.x.rejects.append(Reject(ROAD_LAYER, f"way/{w.id}", reason))
         if in_relation:
             self.member_ways[w.id] = coords
         if closed_boundary and w.id not in self.member_way_ids:
@@ -391,7 +365,7 @@ class _Reader:
     def closed_boundary_way(self, way_id: int, tags: dict[str, str], coords: list) -> None:
         if any(c is None for c in coords) or len(coords) < 4:
             reason = "boundary way has nodes missing from the file (clipped extract)"
-            self.x.rejects.append(Reject("admin_area", f"way/{way_id}", reason))
+            self.x.rejects.append(Reject(AREA_LAYER, f"way/{way_id}", reason))
             logger.info("skipping boundary way/%s: %s", way_id, reason)
             return
         geom = _to_multipolygon(shapely.make_valid(Polygon([(c[1], c[2]) for c in coords])))
@@ -400,10 +374,10 @@ class _Reader:
     def admin_area(self, source_id: str, tags: dict[str, str], geom: MultiPolygon | None) -> None:
         if geom is None:
             reason = "boundary has no area"
-            self.x.rejects.append(Reject("admin_area", source_id, reason))
+            self.x.rejects.append(Reject(AREA_LAYER, source_id, reason))
             logger.info("skipping boundary %s: %s", source_id, reason)
             return
-        self.x.admin_areas.append(
+        self.x.rows[AREA_LAYER].append(
             {
                 "source": SOURCE,
                 "source_id": source_id,
@@ -422,10 +396,13 @@ class _Reader:
             if tags.get("boundary") == "administrative":
                 self.assemble_boundary(rel_id, tags, members)
             else:
-                self.poi(f"relation/{rel_id}", tags, self.relation_point(members))
-        self.x.offices = list(self.offices.values())
-        self.x.waste_bins = list(self.bins.values())
-        self.x.road_segments = split_road_ways(self.road_ways)
+                point = self.relation_point(members)
+                self.poi(f"relation/{rel_id}", _poi_rows(tags), point)
+        for layer, by_id in self.points.items():
+            self.x.rows[layer] = list(by_id.values())
+        self.x.rows[ROAD_LAYER] = split_road_ways(self.road_ways)
+        for layer, rows in self.x.rows.items():
+            clip_texts(LAYERS[layer], rows)
 
     def relation_point(self, members: list[tuple[int, str]]) -> Point | None:
         """Centroid of a multipolygon relation, or of whatever of its ways the file holds."""
@@ -470,7 +447,7 @@ class _Reader:
                     geom = geom.difference(unary_union(inner_polys))
                 self.admin_area(source_id, tags, _to_multipolygon(geom))
                 return
-        self.x.rejects.append(Reject("admin_area", source_id, reason))
+        self.x.rejects.append(Reject(AREA_LAYER, source_id, reason))
         logger.info("skipping boundary %s (%s): %s", source_id, _admin_name(tags), reason)
 
 
@@ -518,7 +495,7 @@ def split_road_ways(
                             "v": piece[-1][0],
                             "osm_way_id": way_id,
                             "name": tags.get("name"),
-                            "highway": tags["highway"][:32],
+                            "highway": tags["highway"],
                             "oneway": oneway,
                             "maxspeed": (tags.get("maxspeed") or None),
                             "surface": tags.get("surface"),
@@ -551,6 +528,22 @@ def _add_lengths(rows: list[dict]) -> None:
         row["geom"] = line
 
 
+def clip_texts(spec: LayerSpec, rows: list[dict]) -> None:
+    """Cut free-text tag values to the length their column holds (``max_length``), in place.
+
+    OSM values such as ``surface=asphalt;paving_stones;...`` can be longer than a class
+    column allows; the start of the value is kept rather than failing the whole load.
+    """
+    for f in spec.load_fields:
+        n = f.max_length
+        if n is None or f.vocab:
+            continue
+        for row in rows:
+            value = row.get(f.name)
+            if isinstance(value, str) and len(value) > n:
+                row[f.name] = value[:n]
+
+
 def read_osm(path: str | Path, *, progress: bool | None = None) -> OsmExtract:
     """Read an OSM file into rows for every SIGAP layer.
 
@@ -568,6 +561,7 @@ def read_osm(path: str | Path, *, progress: bool | None = None) -> OsmExtract:
     """
     p = check_osm_file(path)
     extract = OsmExtract(path=p.resolve(), sha256=file_sha256(p))
+    extract.rows = {AREA_LAYER: [], **{s.name: [] for s in osm_point_layers()}, ROAD_LAYER: []}
     disable = None if progress is None else not progress
     try:
         reader = _Reader(extract, _relations(p))
@@ -594,35 +588,50 @@ def read_osm(path: str | Path, *, progress: bool | None = None) -> OsmExtract:
 # --- ingest: read, then load in one transaction ---------------------------------------------
 
 
-def ingest_osm_file(path: str | Path, url: str, *, progress: bool | None = None):
+def ingest_osm_file(
+    path: str | Path, url: str, *, progress: bool | None = None, refresh_network: bool = True
+) -> tuple[OsmExtract, LoadResult]:
     """Read ``path`` and load every layer into the database at ``url`` in one transaction.
+
+    The load goes through :func:`ingest.service.load`, which refreshes a routing network that
+    was built.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.osm.pbf``, ``.osm``, ``.osm.bz2`` or ``.osm.gz`` file.
+    url : str
+        The database to load into.
+    progress : bool, optional
+        Show progress bars; default: only when stderr is a terminal.
+    refresh_network : bool
+        Refresh a built routing network afterwards (see :func:`ingest.service.load`).
 
     Returns
     -------
     (OsmExtract, LoadResult)
+
+    Raises
+    ------
+    IngestError
+        The file cannot be read, or the load failed; nothing was written.
+    InterruptedAfterCommit
+        A Ctrl-C arrived after the commit; the data is loaded.
     """
-    from datetime import UTC, datetime
-
-    import psycopg2
-
-    from gis.db import libpq_url
-    from ingest.load import load_layers
+    from ingest import service
 
     started_at = datetime.now(UTC)
     extract = read_osm(path, progress=progress)
-    conn = psycopg2.connect(libpq_url(url))
-    try:
-        result = load_layers(
-            conn,
-            extract.layers(),
-            source=str(extract.path),
-            sha256=extract.sha256,
-            rejects=[r.as_dict() for r in extract.rejects],
-            started_at=started_at,
-            progress=progress,
-        )
-    finally:
-        conn.close()
+    result = service.load(
+        url,
+        extract.rows,
+        source=str(extract.path),
+        sha256=extract.sha256,
+        rejects=[r.as_dict() for r in extract.rejects],
+        started_at=started_at,
+        progress=progress,
+        refresh=refresh_network,
+    )
     return extract, result
 
 

@@ -37,7 +37,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 class Base(DeclarativeBase):
-    pass
+    """The declarative base of every model; its metadata drives Alembic's autogenerate."""
 
 
 class SourcedMixin:

@@ -1,15 +1,36 @@
-"""The one registry of map layers: what each layer is, and what of it is public.
+"""The one registry of map layers: what each layer is, what of it is public, how it looks.
 
-The API, the maps and ingest all read this registry. A column that is not listed in a
-layer's ``fields`` never leaves the database through the API or a map page. Complaint
-reporters' contact details (``complaint_reporter``) are never a layer and never a field.
+Ingest, the API, the OpenAPI description, the maps (legends and popups) and the routing
+network's facility categories all read this registry. A layer is one :class:`LayerSpec`:
+
+- its table and the columns the registry describes (:attr:`LayerSpec.columns`), each a
+  :class:`FieldSpec` with its JSON type, whether ingest requires it, its vocabulary, its labels
+  in Indonesian and English, whether it is public and whether ingest writes it;
+- its geometry (column ``geom``, EPSG:4326) and, for ingest, the bookkeeping columns
+  ``source`` and ``source_id`` (unique together) and ``updated_at``;
+- how a re-import treats it (:attr:`FieldSpec.overwrite_when`, :attr:`LayerSpec.prune_by`);
+- whether its features are routing destinations (:attr:`LayerSpec.facility`), its style and
+  its popup fields;
+- for point layers read from OpenStreetMap, how tags become a row (:attr:`LayerSpec.from_osm`).
+
+Adding a layer is one new ``LayerSpec`` here, a model in :mod:`layers.models` and a migration.
+``tests/layers/test_registry.py`` checks every spec against the migrated database, so the
+registry and the migrations cannot drift apart.
+
+A column whose field is not public never leaves the database through the API or a map page.
+Complaint reporters' contact details (``complaint_reporter``) are never a layer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
+from layers import osm_tags
 from layers.vocab import (
+    FACILITY_CATEGORIES,
     OFFICE_CATEGORY_LABELS,
     OFFICE_COLORS,
     ROAD_CONDITION_COLORS,
@@ -24,56 +45,151 @@ PRIVATE_TABLES: frozenset[str] = frozenset({"complaint_reporter"})
 #: Field names that must never be public on any layer (reporter contact details).
 PRIVATE_FIELD_NAMES: frozenset[str] = frozenset({"email", "reporter", "reporter_name"})
 
+#: JSON types a field may have. ``datetime`` is an ISO 8601 string, ``array`` an array of
+#: strings (a PostgreSQL ``text[]``), ``object`` a JSON object (``jsonb``).
+FIELD_TYPES: frozenset[str] = frozenset(
+    {"integer", "number", "string", "boolean", "datetime", "array", "object"}
+)
+
+#: Geometry types a layer may have (column ``geom``, EPSG:4326).
+GEOMETRY_TYPES: frozenset[str] = frozenset(
+    {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"}
+)
+
+#: How a value may be shown, beyond its type: ``percent`` is a fraction 0-1 shown as 0-100 %.
+DISPLAY_HINTS: frozenset[str] = frozenset({"percent"})
+
+#: Columns every layer that ingest loads has, besides those it describes: the upsert key and
+#: the time of the last change.
+SOURCE_COLUMNS: tuple[str, str] = ("source", "source_id")
+BOOKKEEPING_COLUMNS: frozenset[str] = frozenset({*SOURCE_COLUMNS, "updated_at", "geom"})
+
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One public attribute of a layer.
+    """One column of a layer.
 
     Parameters
     ----------
     name : str
         Column name in the table.
     type : str
-        JSON type of the value: ``integer``, ``number``, ``string``, ``boolean``,
-        ``datetime`` (ISO 8601 string) or ``array`` (of strings).
+        JSON type of the value, one of :data:`FIELD_TYPES`.
     label_id, label_en : str
         Indonesian and English labels for popups, tables and the legend.
+    required : bool
+        Ingest rejects a row without a value (the column is ``NOT NULL``).
+    vocab : mapping of str to (str, str), optional
+        The allowed values, each with its Indonesian and English label. Ingest rejects any
+        other value.
+    public : bool
+        Whether the value may leave the database through the API and the map pages.
+    load : bool
+        Whether ingest writes it. False for columns the database fills in (``id``) or other
+        code writes (travel-time costs, inspection results).
+    max_length : int, optional
+        Longest text the column holds (``varchar(n)``); None for unbounded text and non-text.
+    overwrite_when : (str, str), optional
+        ``(column, value)``: a re-import overwrites the stored value only where the stored
+        row's ``column`` equals ``value``, e.g. ``("condition_source", "osm")`` keeps a road
+        condition that a field inspection set. None: a re-import always overwrites it.
+    display : str, optional
+        How to show the value beyond its type, one of :data:`DISPLAY_HINTS`.
     """
 
     name: str
     type: str
     label_id: str
     label_en: str
+    required: bool = False
+    vocab: Mapping[str, tuple[str, str]] | None = None
+    public: bool = True
+    load: bool = True
+    max_length: int | None = None
+    overwrite_when: tuple[str, str] | None = None
+    display: str | None = None
 
     def label(self, lang: str) -> str:
+        """Return the field's label in ``lang`` (``"en"``; anything else is Indonesian)."""
         return self.label_en if lang == "en" else self.label_id
+
+    def vocab_label(self, value: str, lang: str) -> str:
+        """Return the label of vocabulary ``value`` in ``lang``; the value itself if unknown."""
+        labels = (self.vocab or {}).get(value)
+        if labels is None:
+            return value
+        return labels[1] if lang == "en" else labels[0]
+
+
+@dataclass(frozen=True)
+class LayerStyle:
+    """How a layer is drawn on the maps.
+
+    Parameters
+    ----------
+    colors : mapping of str to str
+        CSS colour per value of the layer's class field.
+    color : str
+        CSS colour of a feature without a class colour (and of unclassified layers).
+    radius_px : float, optional
+        Marker radius of a point layer.
+    weight_px : float, optional
+        Width of lines and outlines; None leaves it to the map (roads widen with the zoom).
+    fill_opacity : float, optional
+        Fill opacity of polygons.
+    """
+
+    colors: Mapping[str, str] = field(default_factory=dict)
+    color: str = "#333333"
+    radius_px: float | None = None
+    weight_px: float | None = None
+    fill_opacity: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the style as plain JSON-ready data."""
+        return {
+            "color": self.color,
+            "colors": dict(self.colors),
+            "radius_px": self.radius_px,
+            "weight_px": self.weight_px,
+            "fill_opacity": self.fill_opacity,
+        }
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """A map layer: its table, public fields, geometry, style and popup fields.
+    """A map layer: its table, columns, geometry, style, popup and ingest rules.
 
     Parameters
     ----------
     name : str
         URL name of the layer (``/api/layers/<name>/items``).
     table : str
-        Table it reads (identifier, never user input).
+        Table it reads (an identifier, never user input).
+    title_id, title_en : str
+        Indonesian and English titles.
     geometry_type : str
-        ``Point``, ``LineString`` or ``MultiPolygon`` (EPSG:4326, column ``geom``).
-    fields : tuple of FieldSpec
-        Public attributes, in output order. ``id`` is always first.
+        One of :data:`GEOMETRY_TYPES` (EPSG:4326, column ``geom``).
+    columns : tuple of FieldSpec
+        Every column the registry describes, public or not, in output order; ``id`` first.
+        The bookkeeping columns (:data:`BOOKKEEPING_COLUMNS`) are implied.
     popup_fields : tuple of str
-        Fields shown in a map popup, in order; the first is the popup's title.
+        Public fields shown in a map popup, in order; the first is the popup's title.
     class_field : str, optional
-        The field that classifies features (category, kind, condition) for styling.
-    classes : dict
-        Class value -> (Indonesian label, English label).
-    colors : dict
-        Class value -> CSS colour.
+        The field that classifies features (category, kind, condition) for styling and for
+        the nearest-facility categories. It has a vocabulary.
+    style : LayerStyle
+        Colours and sizes on the maps.
     facility : bool
-        Whether its features are routing destinations ("nearest ..."); the routing network
+        Whether its features are routing destinations ("nearest ..."): the routing network
         builds a nearest-facility table per value of ``class_field``.
+    prune_by : str, optional
+        A loaded column naming the source object a row was cut from (a road's OSM way). On a
+        re-import, rows of an object present in the input but no longer produced by it are
+        deleted.
+    from_osm : callable, optional
+        For point layers read from OpenStreetMap: tags -> the row's loaded fields, or None
+        when the object is not a feature of this layer (see :mod:`layers.osm_tags`).
     """
 
     name: str
@@ -81,30 +197,116 @@ class LayerSpec:
     title_id: str
     title_en: str
     geometry_type: str
-    fields: tuple[FieldSpec, ...]
+    columns: tuple[FieldSpec, ...]
     popup_fields: tuple[str, ...] = ()
     class_field: str | None = None
-    classes: dict[str, tuple[str, str]] = field(default_factory=dict)
-    colors: dict[str, str] = field(default_factory=dict)
+    style: LayerStyle = field(default_factory=LayerStyle)
     facility: bool = False
+    prune_by: str | None = None
+    from_osm: Callable[[Mapping[str, str]], dict | None] | None = None
 
     def title(self, lang: str) -> str:
+        """Return the layer's title in ``lang`` (``"en"``; anything else is Indonesian)."""
         return self.title_en if lang == "en" else self.title_id
 
     @property
+    def fields(self) -> tuple[FieldSpec, ...]:
+        """The public fields, in output order (``id`` first). Only these leave the database."""
+        return tuple(f for f in self.columns if f.public)
+
+    @property
     def field_names(self) -> tuple[str, ...]:
+        """Names of the public fields."""
         return tuple(f.name for f in self.fields)
 
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Names of every described column, public or not."""
+        return tuple(f.name for f in self.columns)
+
+    def field(self, name: str) -> FieldSpec:
+        """Return the column ``name`` (public or not); ``KeyError`` if the layer has none."""
+        for f in self.columns:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def load_fields(self) -> tuple[FieldSpec, ...]:
+        """The fields ingest writes, in order."""
+        return tuple(f for f in self.columns if f.load)
+
+    @property
+    def load_columns(self) -> tuple[str, ...]:
+        """The columns one ingest row fills: ``source``, ``source_id``, loaded fields, ``geom``."""
+        return (*SOURCE_COLUMNS, *(f.name for f in self.load_fields), "geom")
+
+    @property
+    def classes(self) -> Mapping[str, tuple[str, str]]:
+        """Class value -> (Indonesian label, English label): the class field's vocabulary."""
+        if self.class_field is None:
+            return {}
+        return self.field(self.class_field).vocab or {}
+
+    @property
+    def colors(self) -> Mapping[str, str]:
+        """Class value -> CSS colour (``style.colors``)."""
+        return self.style.colors
+
     def class_label(self, value: str, lang: str) -> str:
-        labels = self.classes.get(value)
-        if labels is None:
+        """Return the label of class ``value`` in ``lang``; the value itself if unknown."""
+        if self.class_field is None:
             return value
-        return labels[1] if lang == "en" else labels[0]
+        return self.field(self.class_field).vocab_label(value, lang)
+
+    def describe(self, lang: str) -> dict[str, Any]:
+        """Return what a map page needs to draw the layer, as JSON-ready data.
+
+        Parameters
+        ----------
+        lang : str
+            ``"en"`` or ``"id"``: the language of titles and labels.
+
+        Returns
+        -------
+        dict
+            ``name``, ``title``, ``geometry_type``, ``fields`` (public ones: ``name``,
+            ``type``, ``label``), ``class_field``, ``classes`` (value -> label), ``style``
+            (:meth:`LayerStyle.as_dict`) and ``popup``: the popup's fields in order (the first
+            is its title), each with ``name``, ``label``, ``type``, ``display`` and, for a
+            field with a vocabulary, ``labels`` (value -> label).
+        """
+        popup = []
+        for name in self.popup_fields:
+            f = self.field(name)
+            entry: dict[str, Any] = {
+                "name": f.name,
+                "label": f.label(lang),
+                "type": f.type,
+                "display": f.display,
+            }
+            if f.vocab:
+                entry["labels"] = {v: f.vocab_label(v, lang) for v in f.vocab}
+            popup.append(entry)
+        return {
+            "name": self.name,
+            "title": self.title(lang),
+            "geometry_type": self.geometry_type,
+            "fields": [
+                {"name": f.name, "type": f.type, "label": f.label(lang)} for f in self.fields
+            ],
+            "class_field": self.class_field,
+            "classes": {k: self.class_label(k, lang) for k in self.classes},
+            "style": self.style.as_dict(),
+            "popup": popup,
+        }
 
 
-def _f(name: str, type_: str, label_id: str, label_en: str) -> FieldSpec:
-    return FieldSpec(name, type_, label_id, label_en)
+def _vocab(labels: Mapping[str, tuple[str, str]]) -> Mapping[str, tuple[str, str]]:
+    return MappingProxyType(dict(labels))
 
+
+_ID = FieldSpec("id", "integer", "ID", "ID", load=False)
 
 LAYERS: dict[str, LayerSpec] = {
     spec.name: spec
@@ -115,21 +317,29 @@ LAYERS: dict[str, LayerSpec] = {
             title_id="Kantor layanan publik",
             title_en="Public service offices",
             geometry_type="Point",
-            fields=(
-                _f("id", "integer", "ID", "ID"),
-                _f("name", "string", "Nama", "Name"),
-                _f("category", "string", "Kategori", "Category"),
-                _f("kind", "string", "Jenis", "Kind"),
-                _f("address", "string", "Alamat", "Address"),
-                _f("opening_hours", "string", "Jam buka", "Opening hours"),
-                _f("phone", "string", "Telepon", "Phone"),
-                _f("services", "array", "Layanan", "Services"),
+            columns=(
+                _ID,
+                FieldSpec("name", "string", "Nama", "Name"),
+                FieldSpec(
+                    "category",
+                    "string",
+                    "Kategori",
+                    "Category",
+                    required=True,
+                    vocab=_vocab(OFFICE_CATEGORY_LABELS),
+                    max_length=32,
+                ),
+                FieldSpec("kind", "string", "Jenis", "Kind", max_length=64),
+                FieldSpec("address", "string", "Alamat", "Address"),
+                FieldSpec("opening_hours", "string", "Jam buka", "Opening hours"),
+                FieldSpec("phone", "string", "Telepon", "Phone", max_length=64),
+                FieldSpec("services", "array", "Layanan", "Services"),
             ),
-            popup_fields=("name", "address", "opening_hours", "phone"),
+            popup_fields=("name", "category", "address", "opening_hours", "phone"),
             class_field="category",
-            classes=OFFICE_CATEGORY_LABELS,
-            colors=OFFICE_COLORS,
+            style=LayerStyle(colors=OFFICE_COLORS, radius_px=9, weight_px=2),
             facility=True,
+            from_osm=osm_tags.office_row,
         ),
         LayerSpec(
             name="waste_bin",
@@ -137,19 +347,33 @@ LAYERS: dict[str, LayerSpec] = {
             title_id="Tempat sampah",
             title_en="Waste bins",
             geometry_type="Point",
-            fields=(
-                _f("id", "integer", "ID", "ID"),
-                _f("kind", "string", "Jenis", "Kind"),
-                _f("name", "string", "Nama", "Name"),
-                _f("capacity_l", "number", "Kapasitas (liter)", "Capacity (litres)"),
-                _f("fill_level", "number", "Tingkat isi (0-1)", "Fill level (0-1)"),
-                _f("last_emptied_at", "datetime", "Terakhir dikosongkan", "Last emptied"),
+            columns=(
+                _ID,
+                FieldSpec(
+                    "kind",
+                    "string",
+                    "Jenis",
+                    "Kind",
+                    required=True,
+                    vocab=_vocab(WASTE_BIN_KIND_LABELS),
+                    max_length=32,
+                ),
+                FieldSpec("name", "string", "Nama", "Name"),
+                FieldSpec("capacity_l", "number", "Kapasitas (liter)", "Capacity (litres)"),
+                FieldSpec(
+                    "fill_level",
+                    "number",
+                    "Tingkat isi",
+                    "Fill level",
+                    display="percent",
+                ),
+                FieldSpec("last_emptied_at", "datetime", "Terakhir dikosongkan", "Last emptied"),
             ),
             popup_fields=("name", "kind", "capacity_l", "fill_level", "last_emptied_at"),
             class_field="kind",
-            classes=WASTE_BIN_KIND_LABELS,
-            colors=WASTE_BIN_COLORS,
+            style=LayerStyle(colors=WASTE_BIN_COLORS, radius_px=7, weight_px=2),
             facility=True,
+            from_osm=osm_tags.waste_bin_row,
         ),
         LayerSpec(
             name="road_segment",
@@ -157,23 +381,90 @@ LAYERS: dict[str, LayerSpec] = {
             title_id="Ruas jalan",
             title_en="Road segments",
             geometry_type="LineString",
-            fields=(
-                _f("id", "integer", "ID", "ID"),
-                _f("name", "string", "Nama jalan", "Road name"),
-                _f("highway", "string", "Kelas jalan (OSM)", "Road class (OSM)"),
-                _f("oneway", "boolean", "Satu arah", "One-way"),
-                _f("maxspeed", "string", "Batas kecepatan", "Speed limit"),
-                _f("surface", "string", "Permukaan", "Surface"),
-                _f("smoothness", "string", "Kehalusan", "Smoothness"),
-                _f("length_m", "number", "Panjang (m)", "Length (m)"),
-                _f("condition", "string", "Kondisi", "Condition"),
-                _f("condition_source", "string", "Sumber kondisi", "Condition source"),
-                _f("inspected_at", "datetime", "Tanggal inspeksi", "Inspected at"),
+            columns=(
+                _ID,
+                FieldSpec(
+                    "u",
+                    "integer",
+                    "Simpul awal (OSM)",
+                    "Start node (OSM)",
+                    public=False,
+                    required=True,
+                ),
+                FieldSpec(
+                    "v",
+                    "integer",
+                    "Simpul akhir (OSM)",
+                    "End node (OSM)",
+                    public=False,
+                    required=True,
+                ),
+                FieldSpec("osm_way_id", "integer", "ID way OSM", "OSM way id", public=False),
+                FieldSpec("name", "string", "Nama jalan", "Road name"),
+                FieldSpec(
+                    "highway",
+                    "string",
+                    "Kelas jalan (OSM)",
+                    "Road class (OSM)",
+                    required=True,
+                    max_length=32,
+                ),
+                FieldSpec("oneway", "boolean", "Satu arah", "One-way", required=True),
+                FieldSpec("maxspeed", "string", "Batas kecepatan", "Speed limit", max_length=32),
+                FieldSpec("surface", "string", "Permukaan", "Surface", max_length=32),
+                FieldSpec("smoothness", "string", "Kehalusan", "Smoothness", max_length=32),
+                FieldSpec("length_m", "number", "Panjang (m)", "Length (m)", required=True),
+                FieldSpec(
+                    "condition",
+                    "string",
+                    "Kondisi",
+                    "Condition",
+                    required=True,
+                    vocab=_vocab(ROAD_CONDITION_LABELS),
+                    max_length=24,
+                    # A field inspection's condition survives a re-import of OSM data.
+                    overwrite_when=("condition_source", "osm"),
+                ),
+                FieldSpec(
+                    "condition_source",
+                    "string",
+                    "Sumber kondisi",
+                    "Condition source",
+                    load=False,
+                    max_length=24,
+                ),
+                FieldSpec(
+                    "inspected_at", "datetime", "Tanggal inspeksi", "Inspected at", load=False
+                ),
+                FieldSpec(
+                    "cost_walk_s",
+                    "number",
+                    "Waktu tempuh jalan kaki (detik)",
+                    "Walking time (s)",
+                    public=False,
+                    load=False,
+                ),
+                FieldSpec(
+                    "cost_motorcycle_s",
+                    "number",
+                    "Waktu tempuh sepeda motor (detik)",
+                    "Motorcycle time (s)",
+                    public=False,
+                    load=False,
+                ),
+                FieldSpec(
+                    "cost_car_s",
+                    "number",
+                    "Waktu tempuh mobil (detik)",
+                    "Car time (s)",
+                    public=False,
+                    load=False,
+                ),
             ),
             popup_fields=("name", "condition", "surface", "length_m"),
             class_field="condition",
-            classes=ROAD_CONDITION_LABELS,
-            colors=ROAD_CONDITION_COLORS,
+            style=LayerStyle(colors=ROAD_CONDITION_COLORS, color="#9e9e9e"),
+            prune_by="osm_way_id",
         ),
         LayerSpec(
             name="admin_area",
@@ -181,46 +472,136 @@ LAYERS: dict[str, LayerSpec] = {
             title_id="Wilayah administrasi",
             title_en="Administrative areas",
             geometry_type="MultiPolygon",
-            fields=(
-                _f("id", "integer", "ID", "ID"),
-                _f("name", "string", "Nama", "Name"),
-                _f("admin_level", "integer", "Tingkat administrasi", "Admin level"),
-                _f("code", "string", "Kode wilayah", "Area code"),
-                _f("population", "integer", "Penduduk", "Population"),
+            columns=(
+                _ID,
+                FieldSpec("name", "string", "Nama", "Name"),
+                FieldSpec("admin_level", "integer", "Tingkat administrasi", "Admin level"),
+                FieldSpec("code", "string", "Kode wilayah", "Area code", max_length=32),
+                FieldSpec("population", "integer", "Penduduk", "Population"),
             ),
             popup_fields=("name", "code", "population"),
+            style=LayerStyle(color="#6a1b9a", weight_px=2, fill_opacity=0.05),
         ),
     )
 }
 
 
 def get_layer(name: str) -> LayerSpec | None:
-    """The spec of layer ``name``, or None when there is no such layer."""
+    """Return the spec of layer ``name``, or None when there is no such layer."""
     return LAYERS.get(name)
 
 
 def facility_layers() -> tuple[LayerSpec, ...]:
-    """The layers whose features are routing destinations, in registry order."""
+    """Return the layers whose features are routing destinations, in registry order."""
     return tuple(spec for spec in LAYERS.values() if spec.facility)
 
 
-def check_registry(layers: dict[str, LayerSpec] | None = None) -> None:
-    """Raise ``ValueError`` if a layer reads a private table or exposes a private field."""
-    for spec in (layers or LAYERS).values():
-        if spec.table in PRIVATE_TABLES:
-            msg = f"layer {spec.name!r} reads private table {spec.table!r}"
+def facility_layer(category: str) -> LayerSpec | None:
+    """Return the facility layer whose class field has value ``category``, or None."""
+    for spec in facility_layers():
+        if category in spec.classes:
+            return spec
+    return None
+
+
+def osm_point_layers() -> tuple[LayerSpec, ...]:
+    """Return the layers whose features the OSM reader builds from tags (``from_osm``)."""
+    return tuple(spec for spec in LAYERS.values() if spec.from_osm is not None)
+
+
+def _check_fields(spec: LayerSpec) -> None:
+    names = spec.column_names
+    if len(set(names)) != len(names):
+        msg = f"layer {spec.name!r}: a column is listed twice"
+        raise ValueError(msg)
+    if set(names) & BOOKKEEPING_COLUMNS:
+        msg = f"layer {spec.name!r}: {sorted(set(names) & BOOKKEEPING_COLUMNS)} are implied"
+        raise ValueError(msg)
+    for f in spec.columns:
+        where = f"layer {spec.name!r}, field {f.name!r}"
+        if f.type not in FIELD_TYPES:
+            msg = f"{where}: unknown type {f.type!r}"
             raise ValueError(msg)
-        bad = set(spec.field_names) & PRIVATE_FIELD_NAMES
-        if bad:
-            msg = f"layer {spec.name!r} exposes private fields {sorted(bad)}"
+        if f.display is not None and f.display not in DISPLAY_HINTS:
+            msg = f"{where}: unknown display hint {f.display!r}"
             raise ValueError(msg)
-        if spec.field_names[:1] != ("id",):
-            msg = f"layer {spec.name!r}: the first field must be 'id'"
+        if f.required and not f.load:
+            msg = f"{where}: a required field must be loaded"
             raise ValueError(msg)
-        missing = set(spec.popup_fields) - set(spec.field_names)
-        if missing:
-            msg = f"layer {spec.name!r}: popup fields {sorted(missing)} are not public fields"
+        if f.overwrite_when is not None and f.overwrite_when[0] not in names:
+            msg = f"{where}: overwrite_when names an unknown column {f.overwrite_when[0]!r}"
             raise ValueError(msg)
+        if f.public and f.name in PRIVATE_FIELD_NAMES:
+            msg = f"layer {spec.name!r} exposes private fields {[f.name]}"
+            raise ValueError(msg)
+
+
+def _check_layer(spec: LayerSpec) -> None:
+    if spec.table in PRIVATE_TABLES:
+        msg = f"layer {spec.name!r} reads private table {spec.table!r}"
+        raise ValueError(msg)
+    _check_fields(spec)
+    if spec.field_names[:1] != ("id",):
+        msg = f"layer {spec.name!r}: the first field must be 'id'"
+        raise ValueError(msg)
+    if spec.geometry_type not in GEOMETRY_TYPES:
+        msg = f"layer {spec.name!r}: unknown geometry type {spec.geometry_type!r}"
+        raise ValueError(msg)
+    missing = set(spec.popup_fields) - set(spec.field_names)
+    if missing:
+        msg = f"layer {spec.name!r}: popup fields {sorted(missing)} are not public fields"
+        raise ValueError(msg)
+    if spec.class_field is not None:
+        if spec.class_field not in spec.field_names or not spec.classes:
+            msg = f"layer {spec.name!r}: class field must be a public field with a vocabulary"
+            raise ValueError(msg)
+        if set(spec.style.colors) != set(spec.classes):
+            msg = f"layer {spec.name!r}: style colours and classes differ"
+            raise ValueError(msg)
+    if spec.prune_by is not None and spec.prune_by not in {f.name for f in spec.load_fields}:
+        msg = f"layer {spec.name!r}: prune_by must be a loaded field"
+        raise ValueError(msg)
+    if spec.facility:
+        if spec.geometry_type != "Point" or spec.class_field is None:
+            msg = f"layer {spec.name!r}: a facility layer has points and a class field"
+            raise ValueError(msg)
+        if not {"id", "name", "kind"} <= set(spec.field_names):
+            msg = f"layer {spec.name!r}: a facility layer has public id, name and kind"
+            raise ValueError(msg)
+
+
+def check_registry(layers: Mapping[str, LayerSpec] | None = None) -> None:
+    """Raise ``ValueError`` if the registry is inconsistent.
+
+    Checks that no layer reads a private table or exposes a private field, that ``id`` is
+    the first public field, that popup fields are public, that a class field has a vocabulary
+    and a colour per value, and that facility categories are unique across layers.
+
+    Parameters
+    ----------
+    layers : mapping of str to LayerSpec, optional
+        The registry to check; default :data:`LAYERS`. A smaller mapping skips the check of
+        facility categories against :data:`layers.vocab.FACILITY_CATEGORIES`.
+
+    Raises
+    ------
+    ValueError
+        Naming the layer and what is wrong.
+    """
+    full = layers is None
+    specs = LAYERS if layers is None else layers
+    for name, spec in specs.items():
+        if name != spec.name:
+            msg = f"layer {spec.name!r} is registered as {name!r}"
+            raise ValueError(msg)
+        _check_layer(spec)
+    categories = [c for s in specs.values() if s.facility for c in s.classes]
+    if len(set(categories)) != len(categories):
+        msg = f"a facility category belongs to two layers: {sorted(categories)}"
+        raise ValueError(msg)
+    if full and tuple(categories) != FACILITY_CATEGORIES:
+        msg = "layers.vocab.FACILITY_CATEGORIES differs from the facility layers' classes"
+        raise ValueError(msg)
 
 
 check_registry()

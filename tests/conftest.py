@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from click.testing import CliRunner, Result
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
@@ -39,12 +40,39 @@ def shared_file(relative: str) -> Path:
 def sigap(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """Run the ``sigap`` command line in a subprocess with ``env`` as its environment."""
     return subprocess.run(
-        [sys.executable, "-m", "gis", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
     )
+
+
+class SigapRunner(CliRunner):
+    """Click's test runner for ``sigap``, in-process (Flask's ``app.test_cli_runner`` style).
+
+    ``invoke(args, env=...)`` runs ``cli.main`` as ``sigap`` with ``env`` added to the
+    environment (a None value removes a variable) and the settings re-read before and after,
+    so each invocation sees its own environment.
+    """
+
+    def invoke(self, args=None, *, cli=None, **kwargs) -> Result:  # type: ignore[override]
+        """Run ``sigap ARGS`` (``cli`` defaults to ``cli.main``)."""
+        from cli import main
+        from gis.settings import get_settings
+
+        kwargs.setdefault("prog_name", "sigap")
+        get_settings.cache_clear()
+        try:
+            return super().invoke(cli or main, args, **kwargs)
+        finally:
+            get_settings.cache_clear()
+
+
+@pytest.fixture
+def runner() -> SigapRunner:
+    """Invoke the ``sigap`` command line in-process: ``runner.invoke(["db", "url"], env=...)``."""
+    return SigapRunner()
 
 
 def query(url: str, statement, params=None):
@@ -59,6 +87,24 @@ def query(url: str, statement, params=None):
             return cur.fetchall() if cur.description else None
     finally:
         conn.close()
+
+
+@pytest.fixture
+def cluster_base():
+    """A directory for a throw-away local cluster under /var/tmp (reachable by ``postgres``);
+    the cluster is stopped and the directory removed afterwards."""
+    import shutil
+    import tempfile
+
+    from gis.cluster import LocalCluster
+
+    base = Path(tempfile.mkdtemp(prefix="sigap-cluster-test-", dir="/var/tmp"))
+    base.chmod(0o755)
+    yield base / "pg"
+    cluster = LocalCluster(base / "pg")
+    if cluster.is_initialised():
+        cluster.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def _server_url() -> str:

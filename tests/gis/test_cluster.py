@@ -7,32 +7,17 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import psycopg2
-import pytest
 
 from gis.cluster import LocalCluster, _free_port
-from tests.conftest import sigap
 
 IS_ROOT = os.geteuid() == 0
-
-
-@pytest.fixture
-def cluster_base():
-    base = Path(tempfile.mkdtemp(prefix="sigap-cluster-test-", dir="/var/tmp"))
-    base.chmod(0o755)
-    yield base / "pg"
-    cluster = LocalCluster(base / "pg")
-    if cluster.is_initialised():
-        cluster.stop()
-    shutil.rmtree(base, ignore_errors=True)
 
 
 def postgis_version(url: str) -> str:
@@ -171,42 +156,3 @@ def test_port_taken_by_another_program_picks_a_free_one(cluster_base):
             assert LocalCluster(cluster_base, preferred_port=taken).url() == cluster.url()
         finally:
             cluster.stop()
-
-
-def test_cli_start_status_url_stop(cluster_base):
-    env = {
-        **os.environ,
-        "SIGAP_DATA_DIR": str(cluster_base.parent),
-        "SIGAP_PG_PORT": str(_free_port()),
-    }
-    env.pop("DATABASE_URL", None)
-    started = sigap("db", "start", env=env)
-    assert started.returncode == 0, started.stderr
-    assert started.stdout.startswith("Started")
-    again = sigap("db", "start", env=env)
-    assert again.stdout.startswith("Already running")
-    url = sigap("db", "url", env=env).stdout.strip()
-    assert url == f"postgresql://postgres@127.0.0.1:{env['SIGAP_PG_PORT']}/sigap"
-    psycopg2.connect(url).close()  # the database "sigap" exists
-    assert sigap("db", "status", env=env).stdout.startswith("running")
-    assert sigap("db", "stop", env=env).stdout.startswith("Stopped")
-    status = sigap("db", "status", env=env)
-    assert status.returncode == 3 and status.stdout.startswith("stopped")
-
-
-def test_database_url_is_used_instead_of_a_local_cluster(cluster_base, server_url):
-    env = {**os.environ, "SIGAP_DATA_DIR": str(cluster_base.parent), "DATABASE_URL": server_url}
-    assert sigap("db", "url", env=env).stdout.strip() == server_url
-    started = sigap("db", "start", env=env)
-    assert started.returncode == 0 and "DATABASE_URL is set" in started.stdout
-    assert not cluster_base.exists()  # nothing local was created
-
-
-def test_db_commands_without_a_server_say_what_to_do(cluster_base):
-    env = {**os.environ, "SIGAP_DATA_DIR": str(cluster_base.parent)}
-    env.pop("DATABASE_URL", None)
-    proc = sigap("db", "url", env=env)
-    assert proc.returncode == 1
-    assert proc.stderr.strip() == (
-        "Error: The local database is not running. Start it with 'sigap db start'."
-    )

@@ -366,7 +366,9 @@ def test_recreated_database_does_not_use_the_old_cache(server_url, template_db, 
         old = read_manifest(root)
         # Same name, other data (Andorra); the Helsinki cache stays on disk under the same key.
         recreate_keeping_cache(server_url, url, name, template_db)
-        ingest_osm_file(shared_file("osm/andorra.osm.pbf"), url, progress=False)
+        ingest_osm_file(
+            shared_file("osm/andorra.osm.pbf"), url, progress=False, refresh_network=False
+        )
         assert read_manifest(root)["version"] == old["version"]
         status = network_status(url)
         assert status["stale"] and status["database_changed"]
@@ -426,7 +428,7 @@ def test_build_one_mode_then_a_query_builds_the_rest(own_db):
 def test_cli_build_and_ingest_refresh(own_db, monkeypatch):
     from click.testing import CliRunner
 
-    from gis.cli import main
+    from cli import main
     from gis.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", own_db)

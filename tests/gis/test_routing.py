@@ -541,7 +541,7 @@ def test_facility_far_from_the_roads_is_off_the_network(server_url, template_db,
         assert road_m > 3 * routing.SNAP_LIMIT_M
         from click.testing import CliRunner
 
-        from gis.cli import main
+        from cli import main
         from gis.settings import get_settings
 
         monkeypatch.setenv("DATABASE_URL", url)
@@ -703,7 +703,7 @@ def cli_runner(hel, monkeypatch):
     """Invoke ``sigap`` in-process against the Helsinki test database."""
     from click.testing import CliRunner
 
-    from gis.cli import main
+    from cli import main
     from gis.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", hel)

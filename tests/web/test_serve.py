@@ -12,7 +12,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from gis.cli import main
+from cli import main
 
 SIGAP = str(Path(sys.executable).parent / "sigap")
 

@@ -1,0 +1,416 @@
+"""The bulk loader: COPY with NULLs and awkward text, checks from the registry, the upsert,
+one transaction, and Ctrl-C around the commit.
+
+Values are read back with plain SQL: what went in is what the database holds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import psycopg2.extensions
+import pytest
+import shapely
+from shapely.geometry import LineString, Point, Polygon
+
+from gis.db import libpq_url
+from gis.errors import IngestError
+from ingest.load import (
+    InterruptedAfterCommit,
+    LoadResult,
+    copy_text,
+    load_layers,
+    null_mask,
+    pg_array,
+    upsert_layer,
+)
+from layers.registry import LAYERS
+from tests.conftest import create_database, drop_database, query
+
+P = Point(106.8, -6.2)
+
+#: Texts that a naive COPY mangles; each must come back exactly.
+AWKWARD_TEXTS = {
+    "quotes": "Kantor \"Lurah\" 'Menteng'",
+    "tab": "a\tb",
+    "newline": "line 1\nline 2",
+    "carriage return": "a\r\nb",
+    "backslash": "C:\\data\\x.csv",
+    "backslash n": "\\N",
+    "backslash quote": '\\"',
+    "comma": "Jl. Merdeka, No. 5",
+    "empty": "",
+    "spaces": "  padded  ",
+    "the text nan": "nan",
+    "the text NULL": "NULL",
+    "unicode": "Dinas Lingkungan Hidup — TPS № 3 🚮",
+}
+
+
+def office(source_id: str, **fields) -> dict:
+    return {"source": "test", "source_id": source_id, "category": "health", "geom": P, **fields}
+
+
+def waste_bin(source_id: str, **fields) -> dict:
+    return {"source": "test", "source_id": source_id, "kind": "recycling", "geom": P, **fields}
+
+
+def load(url: str, layers: dict, **kwargs) -> LoadResult:
+    conn = psycopg2.connect(libpq_url(url))
+    try:
+        return load_layers(conn, layers, source="test-input", sha256=None, **kwargs)
+    finally:
+        conn.close()
+
+
+# --- pure functions ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "missing"),
+    [
+        (None, True),
+        (float("nan"), True),
+        (np.nan, True),
+        (np.float32("nan"), True),
+        (pd.NA, True),
+        (pd.NaT, True),
+        (np.datetime64("NaT"), True),
+        ("", False),
+        ("nan", False),
+        (0, False),
+        (0.0, False),
+        (False, False),
+        ([], False),
+        ([None], False),
+        ({}, False),
+        (P, False),
+        (datetime(2024, 1, 1, tzinfo=UTC), False),
+    ],
+)
+def test_null_mask(value, missing):
+    assert null_mask([value, "x"]).tolist() == [missing, False]
+
+
+def test_pg_array_quotes_every_element():
+    assert pg_array([]) == "{}"
+    assert pg_array(["a", None, float("nan")]) == '{"a",NULL,NULL}'
+    assert pg_array(['b "c"', "d\\e", "f,g", "{h}"]) == '{"b \\"c\\"","d\\\\e","f,g","{h}"}'
+
+
+def test_copy_text_writes_null_unquoted_and_text_quoted():
+    spec = LAYERS["office"]
+    rows = [office("1", name=None, phone="")]
+    text = copy_text(spec, rows, ("source_id", "name", "phone", "services"))
+    assert text == '"1",,"",\n'
+
+
+# --- values round-trip through COPY -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def loaded(server_url, template_db):
+    """A database with one load of awkward values, first-load path and upsert path both."""
+    name = f"sigap_test_{os.getpid()}_load_values"
+    url = create_database(server_url, name, template=template_db)
+    df = pd.DataFrame(
+        {
+            "source": ["test"] * 3,
+            "source_id": ["df/1", "df/2", "df/3"],
+            "kind": ["recycling", "waste_basket", "waste_disposal"],
+            "name": ["TPS Buahbatu", np.nan, None],
+            "capacity_l": [1100.0, np.nan, 240],
+            "fill_level": [np.float64(0.5), np.nan, pd.NA],
+            "last_emptied_at": pd.to_datetime(["2024-05-01 07:30:00+07:00", None, pd.NaT]),
+            "geom": [P, Point(106.81, -6.21), Point(106.82, -6.22)],
+        }
+    )
+    bins = df.astype({"fill_level": "object"}).to_dict("records")
+    offices = [office(f"text/{key}", name=text) for key, text in AWKWARD_TEXTS.items()]
+    offices += [
+        office("arr/empty", services=[]),
+        office("arr/awkward", services=['a "b"', "c\\d", "e,f", "{g}", "NULL", "tab\there"]),
+        office("arr/none", services=["x", None]),
+        office("arr/numpy", services=np.array(["p", "q"])),
+        office("missing", name=None, phone=None, services=None),
+    ]
+    areas = [
+        {
+            "source": "test",
+            "source_id": "area/1",
+            "name": "Kelurahan A",
+            "admin_level": np.int64(7),
+            "code": "3578010001",
+            "population": 12345.0,  # pandas makes a column with a gap float
+            "geom": shapely.MultiPolygon([Polygon([(0, 0), (1, 0), (1, 1), (0, 0)])]),
+        },
+        {
+            "source": "test",
+            "source_id": "area/2",
+            "name": "Kelurahan B",
+            "admin_level": 7,
+            "code": None,
+            "population": np.nan,
+            "geom": shapely.MultiPolygon([Polygon([(1, 1), (2, 1), (2, 2), (1, 1)])]),
+        },
+    ]
+    load(url, {"waste_bin": bins[:1], "office": offices[:2]})  # a first load: straight COPY
+    load(url, {"waste_bin": bins, "office": offices, "admin_area": areas})  # then an upsert
+    yield url
+    drop_database(server_url, name)
+
+
+@pytest.mark.parametrize("key", AWKWARD_TEXTS)
+def test_text_arrives_as_it_was(loaded, key):
+    rows = query(loaded, "SELECT name FROM office WHERE source_id = %s", (f"text/{key}",))
+    assert rows == [(AWKWARD_TEXTS[key],)]
+
+
+def test_pandas_nan_nat_and_na_become_null_never_the_text_nan(loaded):
+    rows = query(
+        loaded,
+        "SELECT source_id, name, capacity_l, fill_level, last_emptied_at FROM waste_bin "
+        "ORDER BY source_id",
+    )
+    assert rows[0][:4] == ("df/1", "TPS Buahbatu", 1100.0, 0.5)
+    assert rows[0][4] == datetime(2024, 5, 1, 0, 30, tzinfo=UTC)
+    assert rows[1] == ("df/2", None, None, None, None)
+    assert rows[2] == ("df/3", None, 240.0, None, None)
+    text = query(
+        loaded,
+        "SELECT count(*) FROM waste_bin WHERE lower(concat(name, capacity_l::text, "
+        "fill_level::text, last_emptied_at::text)) LIKE '%nan%'",
+    )
+    assert text == [(0,)]
+
+
+def test_none_is_null(loaded):
+    rows = query(loaded, "SELECT name, phone, services FROM office WHERE source_id = 'missing'")
+    assert rows == [(None, None, None)]
+
+
+def test_arrays_round_trip(loaded):
+    rows = dict(
+        query(loaded, "SELECT source_id, services FROM office WHERE source_id LIKE 'arr/%'")
+    )
+    assert rows["arr/empty"] == []
+    assert rows["arr/awkward"] == ['a "b"', "c\\d", "e,f", "{g}", "NULL", "tab\there"]
+    assert rows["arr/none"] == ["x", None]
+    assert rows["arr/numpy"] == ["p", "q"]
+
+
+def test_integers_from_numpy_and_integral_floats(loaded):
+    rows = query(
+        loaded, "SELECT source_id, admin_level, population, code FROM admin_area ORDER BY 1"
+    )
+    assert rows == [("area/1", 7, 12345, "3578010001"), ("area/2", 7, None, None)]
+
+
+# --- checks from the registry: the message names layer, row and field -------------------------
+
+
+BAD_ROWS = {
+    "category not in the vocabulary": (
+        "office",
+        [office("1"), office("2", category="puskesmas")],
+        "layer office, row 2 (source_id 2): 'category' is 'puskesmas', not one of government,",
+    ),
+    "required field missing": (
+        "office",
+        [office("1", category=None)],
+        "row 1 (source_id 1): 'category' is missing",
+    ),
+    "required field NaN": (
+        "waste_bin",
+        [waste_bin("1", kind=np.nan)],
+        "'kind' is missing",
+    ),
+    "no geometry": ("office", [office("1", geom=None)], "'geom' is missing"),
+    "wrong geometry type": (
+        "office",
+        [office("1", geom=LineString([(0, 0), (1, 1)]))],
+        "'geom' is a LineString, not a Point",
+    ),
+    "not a geometry": ("office", [office("1", geom="POINT (1 2)")], "not a geometry"),
+    "text too long": (
+        "office",
+        [office("1", kind="x" * 65)],
+        "'kind' is 65 characters long; at most 64 fit",
+    ),
+    "NUL character": ("office", [office("1", name="a\x00b")], "'name' contains a NUL"),
+    "NUL in an array": ("office", [office("1", services=["a\x00"])], "'services' contains a NUL"),
+    "list as text": ("office", [office("1", name=["a"])], "'name' is ['a'], not a text"),
+    "text as list": ("office", [office("1", services="a;b")], "'services' is 'a;b', not a list"),
+    "fractional integer": (
+        "admin_area",
+        [
+            {
+                "source": "t",
+                "source_id": "1",
+                "admin_level": 7.5,
+                "geom": shapely.MultiPolygon([Polygon([(0, 0), (1, 0), (1, 1)])]),
+            }
+        ],
+        "'admin_level' is 7.5, not a whole number",
+    ),
+    "not a number": ("waste_bin", [waste_bin("1", capacity_l="big")], "'capacity_l' is 'big'"),
+    "not a boolean": (
+        "road_segment",
+        [
+            {
+                "source": "t",
+                "source_id": "1",
+                "u": 1,
+                "v": 2,
+                "highway": "residential",
+                "oneway": "yes",
+                "length_m": 10.0,
+                "condition": "baik",
+                "geom": LineString([(0, 0), (1, 1)]),
+            }
+        ],
+        "'oneway' is 'yes', not true or false",
+    ),
+    "source_id twice": (
+        "office",
+        [office("1"), office("2"), office("1")],
+        "row 3: 'source_id' appears twice in the input",
+    ),
+    "source_id missing": ("office", [office(None)], "'source_id' is missing"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ROWS)
+def test_a_bad_row_is_named_and_nothing_is_written(fresh_db, case):
+    layer, rows, message = BAD_ROWS[case]
+    good = {"waste_bin": [waste_bin("ok")]} if layer != "waste_bin" else {}
+    with pytest.raises(IngestError) as info:
+        load(fresh_db, {**good, layer: rows})
+    assert message in info.value.message
+    assert info.value.message.startswith("test-input: ")
+    assert info.value.message.endswith("; nothing was written.")
+    assert "\n" not in info.value.message
+    assert query(fresh_db, "SELECT count(*) FROM waste_bin") == [(0,)]
+    assert query(fresh_db, "SELECT count(*) FROM ingest_run") == [(0,)]
+
+
+def test_unknown_layer(fresh_db):
+    with pytest.raises(IngestError, match="unknown layer 'depot'; the layers are office"):
+        load(fresh_db, {"depot": [office("1")]})
+
+
+# --- the upsert -------------------------------------------------------------------------------
+
+
+def road(source_id: str, way: int, **fields) -> dict:
+    return {
+        "source": "osm",
+        "source_id": source_id,
+        "u": 1,
+        "v": 2,
+        "osm_way_id": way,
+        "highway": "residential",
+        "oneway": False,
+        "length_m": 100.0,
+        "condition": "baik",
+        "geom": LineString([(106.8, -6.2), (106.801, -6.2)]),
+        **fields,
+    }
+
+
+def upsert(url: str, layer: str, rows: list[dict]) -> tuple[int, int, int]:
+    conn = psycopg2.connect(libpq_url(url))
+    with conn, conn.cursor() as cur:
+        counts = upsert_layer(cur, layer, rows)
+    conn.close()
+    return counts
+
+
+def test_upsert_counts_new_updated_unchanged_and_pruned(fresh_db):
+    rows = [road("w/1/a", 1), road("w/1/b", 1), road("w/2/a", 2)]
+    assert upsert(fresh_db, "road_segment", rows) == (3, 0, 0)
+    assert upsert(fresh_db, "road_segment", rows) == (0, 0, 0)  # unchanged: untouched
+    changed = [road("w/1/a", 1, name="Jalan Baru"), road("w/1/b", 1), road("w/2/a", 2)]
+    assert upsert(fresh_db, "road_segment", changed) == (0, 1, 0)
+    # way 1 now yields one piece: w/1/b is pruned; way 2, absent from the input, stays
+    assert upsert(fresh_db, "road_segment", [road("w/1/a", 1, name="Jalan Baru")]) == (0, 0, 1)
+    assert query(fresh_db, "SELECT source_id FROM road_segment ORDER BY 1") == [
+        ("w/1/a",),
+        ("w/2/a",),
+    ]
+
+
+def test_an_inspected_condition_survives_a_reimport(fresh_db):
+    upsert(fresh_db, "road_segment", [road("w/1", 1), road("w/2", 2)])
+    query(
+        fresh_db,
+        "UPDATE road_segment SET condition = 'rusak_berat', condition_source = 'inspection' "
+        "WHERE source_id = 'w/1'",
+    )
+    rows = [road("w/1", 1, condition="sedang"), road("w/2", 2, condition="sedang")]
+    assert upsert(fresh_db, "road_segment", rows) == (0, 1, 0)  # only w/2 changes
+    assert query(fresh_db, "SELECT source_id, condition FROM road_segment ORDER BY 1") == [
+        ("w/1", "rusak_berat"),
+        ("w/2", "sedang"),
+    ]
+
+
+# --- one transaction, and Ctrl-C around the commit ---------------------------------------------
+
+
+class InterruptAtCommit(psycopg2.extensions.connection):
+    """A connection that receives a real SIGINT right after its commit went through."""
+
+    def commit(self) -> None:
+        super().commit()
+        signal.raise_signal(signal.SIGINT)
+
+
+class InterruptingCursor(psycopg2.extensions.cursor):
+    """A cursor that receives a real SIGINT after its second COPY (a layer is written)."""
+
+    copies = 0
+
+    def copy_expert(self, *args, **kwargs):
+        super().copy_expert(*args, **kwargs)
+        InterruptingCursor.copies += 1
+        if InterruptingCursor.copies == 2:
+            signal.raise_signal(signal.SIGINT)
+
+
+def test_ctrl_c_during_the_commit_is_reported_after_it(fresh_db):
+    conn = psycopg2.connect(libpq_url(fresh_db), connection_factory=InterruptAtCommit)
+    try:
+        with pytest.raises(InterruptedAfterCommit) as info:
+            load_layers(conn, {"office": [office("1")]}, source="x", sha256=None)
+    finally:
+        conn.close()
+    result = info.value.result
+    assert result.committed and result.interrupted and result.total == {"office": 1}
+    assert isinstance(info.value, KeyboardInterrupt)
+    assert query(fresh_db, "SELECT count(*) FROM office") == [(1,)]
+    assert query(fresh_db, "SELECT id, status FROM ingest_run") == [(result.run_id, "ok")]
+
+
+def test_ctrl_c_before_the_commit_rolls_everything_back(fresh_db):
+    InterruptingCursor.copies = 0
+    conn = psycopg2.connect(libpq_url(fresh_db), cursor_factory=InterruptingCursor)
+    layers = {
+        "office": [office("1")],
+        "waste_bin": [waste_bin("1")],
+        "road_segment": [road("r", 1)],
+    }
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:
+            load_layers(conn, layers, source="x", sha256=None)
+    finally:
+        conn.close()
+    assert not isinstance(info.value, InterruptedAfterCommit)
+    assert InterruptingCursor.copies == 2
+    for table in ("office", "waste_bin", "road_segment", "ingest_run"):
+        assert query(fresh_db, f"SELECT count(*) FROM {table}") == [(0,)]  # noqa: S608
