@@ -8,12 +8,16 @@ so; one after the commit reports the load, which stands.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.context import CliContext, pass_cli, progress_option
-from ingest.load import InterruptedAfterCommit, LoadResult
+
+if TYPE_CHECKING:
+    from ingest.load import LoadResult
 
 
 @click.group()
@@ -34,8 +38,10 @@ def print_summary(result: LoadResult) -> None:
         click.echo(f"Routing network rebuilt ({result.network.seconds:.1f} s).")
 
 
-def report_load(load) -> None:
+def report_load(load: Callable[[], LoadResult]) -> None:
     """Run ``load()`` (a loader call returning a LoadResult) and report it honestly."""
+    from ingest.load import InterruptedAfterCommit
+
     try:
         result = load()
     except InterruptedAfterCommit as exc:

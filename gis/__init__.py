@@ -1,1 +1,1 @@
-"""SIGAP spatial computation: settings, database, local PostGIS cluster, routing, CLI."""
+"""SIGAP spatial computation: settings, database, local PostGIS cluster, routing. No Flask."""

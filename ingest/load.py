@@ -75,7 +75,7 @@ class LoadResult:
     interrupted: bool = False
 
 
-class InterruptedAfterCommit(KeyboardInterrupt):  # noqa: N818 - it is a KeyboardInterrupt
+class InterruptedAfterCommit(KeyboardInterrupt):
     """A Ctrl-C arrived after the load committed; ``result`` says what was loaded.
 
     Parameters

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from layers import osm_tags
@@ -302,10 +301,6 @@ class LayerSpec:
         }
 
 
-def _vocab(labels: Mapping[str, tuple[str, str]]) -> Mapping[str, tuple[str, str]]:
-    return MappingProxyType(dict(labels))
-
-
 _ID = FieldSpec("id", "integer", "ID", "ID", load=False)
 
 LAYERS: dict[str, LayerSpec] = {
@@ -326,7 +321,7 @@ LAYERS: dict[str, LayerSpec] = {
                     "Kategori",
                     "Category",
                     required=True,
-                    vocab=_vocab(OFFICE_CATEGORY_LABELS),
+                    vocab=OFFICE_CATEGORY_LABELS,
                     max_length=32,
                 ),
                 FieldSpec("kind", "string", "Jenis", "Kind", max_length=64),
@@ -355,7 +350,7 @@ LAYERS: dict[str, LayerSpec] = {
                     "Jenis",
                     "Kind",
                     required=True,
-                    vocab=_vocab(WASTE_BIN_KIND_LABELS),
+                    vocab=WASTE_BIN_KIND_LABELS,
                     max_length=32,
                 ),
                 FieldSpec("name", "string", "Nama", "Name"),
@@ -420,7 +415,7 @@ LAYERS: dict[str, LayerSpec] = {
                     "Kondisi",
                     "Condition",
                     required=True,
-                    vocab=_vocab(ROAD_CONDITION_LABELS),
+                    vocab=ROAD_CONDITION_LABELS,
                     max_length=24,
                     # A field inspection's condition survives a re-import of OSM data.
                     overwrite_when=("condition_source", "osm"),

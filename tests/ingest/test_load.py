@@ -414,3 +414,56 @@ def test_ctrl_c_before_the_commit_rolls_everything_back(fresh_db):
     assert InterruptingCursor.copies == 2
     for table in ("office", "waste_bin", "road_segment", "ingest_run"):
         assert query(fresh_db, f"SELECT count(*) FROM {table}") == [(0,)]  # noqa: S608
+
+
+# --- JSON objects: the file-ingest ``attributes`` column --------------------------------------
+
+
+def test_an_object_field_is_stored_as_jsonb_with_nan_as_null(fresh_db):
+    """No layer has a ``jsonb`` column yet; a scratch table with one stands in for it."""
+    from dataclasses import replace
+
+    from ingest.load import _copy_rows
+    from layers.registry import FieldSpec
+
+    spec = replace(
+        LAYERS["office"],
+        columns=(LAYERS["office"].columns[0], FieldSpec("attributes", "object", "A", "A")),
+    )
+    attributes = {
+        "sampah_masuk": 12.5,
+        "sampah_diangkut": np.nan,
+        "kode": np.int64(3),
+        "tanggal": pd.Timestamp("2016-01-31"),
+        "kosong": pd.NaT,
+        "teks": 'a "b"\\c\n\tdone',
+        "daftar": [1, None, float("nan")],
+    }
+    rows = [
+        {"source": "t", "source_id": "1", "attributes": attributes, "geom": P},
+        {"source": "t", "source_id": "2", "attributes": None, "geom": P},
+        {"source": "t", "source_id": "3", "attributes": {}, "geom": P},
+    ]
+    conn = psycopg2.connect(libpq_url(fresh_db))
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE scratch (source text, source_id text, attributes jsonb, "
+            "geom geometry(Point, 4326))"
+        )
+        _copy_rows(cur, spec, "scratch", rows)
+        cur.execute("SELECT source_id, attributes FROM scratch ORDER BY 1")
+        stored = dict(cur.fetchall())
+        bad = [{"source": "t", "source_id": "4", "attributes": {"x": "a\x00"}, "geom": P}]
+        with pytest.raises(IngestError, match="'attributes' cannot be written as JSON"):
+            _copy_rows(cur, spec, "scratch", bad)
+    conn.close()
+    assert stored["1"] == {
+        "sampah_masuk": 12.5,
+        "sampah_diangkut": None,
+        "kode": 3,
+        "tanggal": "2016-01-31T00:00:00",
+        "kosong": None,
+        "teks": 'a "b"\\c\n\tdone',
+        "daftar": [1, None, None],
+    }
+    assert stored["2"] is None and stored["3"] == {}
