@@ -224,12 +224,15 @@ def _relations(path: Path) -> dict[int, tuple[dict[str, str], list[tuple[int, st
     return out
 
 
+#: Each point layer read from tags, with its row maker (the registry is fixed at import).
+_POINT_MAKERS = tuple((spec, spec.from_osm) for spec in osm_point_layers() if spec.from_osm)
+
+
 def _poi_rows(tags: dict[str, str]) -> list[tuple[LayerSpec, dict]]:
     """``(layer, row fields)`` of every point layer this object is a feature of."""
     out = []
-    for spec in osm_point_layers():
-        assert spec.from_osm is not None
-        row = spec.from_osm(tags)
+    for spec, make in _POINT_MAKERS:
+        row = make(tags)
         if row is not None:
             out.append((spec, row))
     return out
@@ -316,7 +319,7 @@ class _Reader:
         self.member_ways: dict[int, list[tuple[int, float, float] | None]] = {}
         self.road_ways: list[tuple[int, dict[str, str], list[list[tuple[int, float, float]]]]] = []
         #: Point layer -> source_id -> row (a later object of one id replaces an earlier one).
-        self.points: dict[str, dict[str, dict]] = {s.name: {} for s in osm_point_layers()}
+        self.points: dict[str, dict[str, dict]] = {s.name: {} for s, _ in _POINT_MAKERS}
         self.negative_nodes: dict[int, tuple[float, float]] = {}
 
     # points of interest: nodes and ways (centroid)
@@ -561,7 +564,7 @@ def read_osm(path: str | Path, *, progress: bool | None = None) -> OsmExtract:
     """
     p = check_osm_file(path)
     extract = OsmExtract(path=p.resolve(), sha256=file_sha256(p))
-    extract.rows = {AREA_LAYER: [], **{s.name: [] for s in osm_point_layers()}, ROAD_LAYER: []}
+    extract.rows = {AREA_LAYER: [], **{s.name: [] for s, _ in _POINT_MAKERS}, ROAD_LAYER: []}
     disable = None if progress is None else not progress
     try:
         reader = _Reader(extract, _relations(p))
