@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import psycopg2.errors
 import shapely
 from psycopg2 import sql
 from tqdm import tqdm
@@ -697,5 +698,7 @@ def load_layers(
             raise
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         msg = f"Loading {source} failed; nothing was written. {type(exc).__name__}: {detail}"
+        if isinstance(exc, psycopg2.errors.UndefinedTable):
+            msg += ". Is the database migrated? Run 'sigap db upgrade'."
         raise IngestError(msg) from exc
     return result

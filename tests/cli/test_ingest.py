@@ -203,3 +203,19 @@ def test_ctrl_c_to_a_real_process_while_it_reads(fresh_db):
     assert "Error: Interrupted before the load was committed; nothing was written." in err
     assert "Traceback" not in err
     assert table_counts(fresh_db) == dict.fromkeys(TABLES, 0)
+
+
+def test_an_unmigrated_database_says_what_to_do(server_url, runner):
+    from tests.conftest import create_database, drop_database
+
+    name = f"sigap_test_{os.getpid()}_bare"
+    url = create_database(server_url, name)
+    try:
+        path = shared_file("osm/krems.osm.gz")
+        result = runner.invoke(["ingest", "osm", str(path)], env={"DATABASE_URL": url})
+    finally:
+        drop_database(server_url, name)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: Loading "), result.stderr
+    assert "nothing was written" in lines[0] and "Run 'sigap db upgrade'." in lines[0]
