@@ -23,7 +23,7 @@ import gzip
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,7 +208,9 @@ def _int(raw: str | None) -> int | None:
 # --- reading --------------------------------------------------------------------------------
 
 
-def _relations(path: Path) -> dict[int, tuple[dict[str, str], list[tuple[int, str]]]]:
+def _relations(
+    path: Path, makers: PointMakers
+) -> dict[int, tuple[dict[str, str], list[tuple[int, str]]]]:
     """First pass: relations we need and their member ways, ``{id: (tags, [(way, role)])}``.
 
     These are administrative boundaries and points of interest mapped as multipolygons
@@ -219,19 +221,24 @@ def _relations(path: Path) -> dict[int, tuple[dict[str, str], list[tuple[int, st
         if not isinstance(rel, osmium.osm.Relation):
             continue
         tags = dict(rel.tags)
-        if tags.get("boundary") == "administrative" or _poi_rows(tags):
+        if tags.get("boundary") == "administrative" or _poi_rows(tags, makers):
             out[rel.id] = (tags, [(m.ref, m.role) for m in rel.members if m.type == "w"])
     return out
 
 
-#: Each point layer read from tags, with its row maker (the registry is fixed at import).
-_POINT_MAKERS = tuple((spec, spec.from_osm) for spec in osm_point_layers() if spec.from_osm)
+#: Each point layer read from tags, with its row maker.
+PointMakers = tuple[tuple[LayerSpec, Callable[[Mapping[str, str]], dict | None]], ...]
 
 
-def _poi_rows(tags: dict[str, str]) -> list[tuple[LayerSpec, dict]]:
+def point_makers() -> PointMakers:
+    """Return ``(layer, from_osm)`` of every registry layer read from an object's tags."""
+    return tuple((spec, spec.from_osm) for spec in osm_point_layers() if spec.from_osm)
+
+
+def _poi_rows(tags: dict[str, str], makers: PointMakers) -> list[tuple[LayerSpec, dict]]:
     """``(layer, row fields)`` of every point layer this object is a feature of."""
     out = []
-    for spec, make in _POINT_MAKERS:
+    for spec, make in makers:
         row = make(tags)
         if row is not None:
             out.append((spec, row))
@@ -312,14 +319,15 @@ def _to_multipolygon(geom) -> MultiPolygon | None:
 class _Reader:
     """Second pass: collects rows while pyosmium streams the file."""
 
-    def __init__(self, extract: OsmExtract, relations: dict) -> None:
+    def __init__(self, extract: OsmExtract, relations: dict, makers: PointMakers) -> None:
         self.x = extract
         self.relations = relations
         self.member_way_ids = {w for _, members in relations.values() for w, _ in members}
         self.member_ways: dict[int, list[tuple[int, float, float] | None]] = {}
         self.road_ways: list[tuple[int, dict[str, str], list[list[tuple[int, float, float]]]]] = []
         #: Point layer -> source_id -> row (a later object of one id replaces an earlier one).
-        self.points: dict[str, dict[str, dict]] = {s.name: {} for s, _ in _POINT_MAKERS}
+        self.makers = makers
+        self.points: dict[str, dict[str, dict]] = {s.name: {} for s, _ in makers}
         self.negative_nodes: dict[int, tuple[float, float]] = {}
 
     # points of interest: nodes and ways (centroid)
@@ -338,13 +346,13 @@ class _Reader:
             self.negative_nodes[n.id] = (n.location.lon, n.location.lat)
         if not n.tags:
             return
-        matches = _poi_rows(dict(n.tags))
+        matches = _poi_rows(dict(n.tags), self.makers)
         if matches:
             self.poi(f"node/{n.id}", matches, Point(n.location.lon, n.location.lat))
 
     def way(self, w) -> None:
         tags = dict(w.tags)
-        matches = _poi_rows(tags)
+        matches = _poi_rows(tags, self.makers)
         routable = is_routable(tags)
         in_relation = w.id in self.member_way_ids
         closed_boundary = tags.get("boundary") == "administrative" and w.is_closed()
@@ -400,7 +408,7 @@ class _Reader:
                 self.assemble_boundary(rel_id, tags, members)
             else:
                 point = self.relation_point(members)
-                self.poi(f"relation/{rel_id}", _poi_rows(tags), point)
+                self.poi(f"relation/{rel_id}", _poi_rows(tags, self.makers), point)
         for layer, by_id in self.points.items():
             self.x.rows[layer] = list(by_id.values())
         self.x.rows[ROAD_LAYER] = split_road_ways(self.road_ways)
@@ -564,10 +572,11 @@ def read_osm(path: str | Path, *, progress: bool | None = None) -> OsmExtract:
     """
     p = check_osm_file(path)
     extract = OsmExtract(path=p.resolve(), sha256=file_sha256(p))
-    extract.rows = {AREA_LAYER: [], **{s.name: [] for s, _ in _POINT_MAKERS}, ROAD_LAYER: []}
+    makers = point_makers()
+    extract.rows = {AREA_LAYER: [], **{s.name: [] for s, _ in makers}, ROAD_LAYER: []}
     disable = None if progress is None else not progress
     try:
-        reader = _Reader(extract, _relations(p))
+        reader = _Reader(extract, _relations(p, makers), makers)
         bar = tqdm(desc=f"Reading {p.name}", unit=" objects", disable=disable, leave=False)
         with bar:
             for obj in osmium.FileProcessor(str(p)).with_locations():
