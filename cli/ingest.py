@@ -70,7 +70,8 @@ def ingest_osm(obj: CliContext, path: str | None, place: str | None, progress: b
     loaded in one transaction; re-running it on the same file changes nothing. A routing
     network that was built is refreshed afterwards.
     """
-    from ingest.osm import download_place, ingest_osm_file
+    from ingest.osm import ingest_osm_file
+    from ingest.overpass import download_place
 
     if bool(path) == bool(place):
         raise click.UsageError("Give either a PATH or --place, not both.")

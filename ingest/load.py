@@ -1,14 +1,8 @@
-r"""Bulk load into PostGIS: COPY into a staging table, then upsert by ``(source, source_id)``.
+"""Bulk load into PostGIS: COPY into a staging table, then upsert by ``(source, source_id)``.
 
 What a layer's rows hold comes from the layer registry (:mod:`layers.registry`): the columns
-to fill (:attr:`~layers.registry.LayerSpec.load_columns`), their types, which are required,
-their vocabularies and lengths, and how a re-import treats them. Rows are checked column by
-column before anything is written; a bad value is an :class:`~gis.errors.IngestError` naming
-the layer, the row, the field and the reason.
-
-Values go to COPY as CSV. A missing value (None, a pandas or numpy NaN, NaT or ``pd.NA``)
-becomes NULL, never the text ``nan``; every other text is quoted, so an empty string, ``\N``
-or text with quotes, tabs, newlines or backslashes arrives as it was.
+to fill (:attr:`~layers.spec.LayerSpec.load_columns`) and how a re-import treats them. The rows
+are checked and written as COPY text by :mod:`ingest.encode`.
 
 Everything one ingest writes happens in one transaction: either every layer and the
 ``ingest_run`` record land, or nothing does. A Ctrl-C that arrives while the commit is under
@@ -19,26 +13,22 @@ caller can tell the user honestly that the data was loaded.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
-import math
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 import psycopg2.errors
-import shapely
 from psycopg2 import sql
 from tqdm import tqdm
 
 from gis.errors import IngestError
-from layers.registry import LAYERS, SOURCE_COLUMNS, FieldSpec, LayerSpec
+from ingest.encode import copy_rows
+from layers.registry import LAYERS, SOURCE_COLUMNS, LayerSpec
 
 if TYPE_CHECKING:
     from gis.network import BuildReport
@@ -115,348 +105,6 @@ def deferred_interrupt() -> Iterator[None]:
                 raise KeyboardInterrupt
 
 
-# --- values to COPY text ---------------------------------------------------------------------
-
-
-class BadValue(ValueError):
-    """Value ``index`` of a column cannot be stored; ``reason`` says why."""
-
-    def __init__(self, index: int, reason: str) -> None:
-        super().__init__(reason)
-        self.index = index
-        self.reason = reason
-
-
-def _show(value: Any) -> str:
-    """Return a short, one-line rendering of a value for an error message."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
-
-
-def _as_objects(values: Sequence) -> np.ndarray:
-    return np.fromiter(values, dtype=object, count=len(values))
-
-
-def null_mask(values: Sequence) -> np.ndarray:
-    """Return a boolean array: True where a value is missing (None, NaN, NaT, ``pd.NA``).
-
-    Parameters
-    ----------
-    values : sequence
-        One column of values, of any types (lists, dicts and geometries count as present).
-
-    Returns
-    -------
-    numpy.ndarray of bool
-    """
-    return np.asarray(pd.isna(_as_objects(values)), dtype=bool)
-
-
-_NOT_TEXT = (list, tuple, set, dict, np.ndarray, shapely.Geometry)
-
-
-def _text(i: int, value: Any) -> str:
-    if isinstance(value, _NOT_TEXT):
-        raise BadValue(i, f"is {_show(value)}, not a text")
-    return str(value)
-
-
-def _texts(values: Sequence, max_length: int | None = None) -> list[str]:
-    """``values`` as texts (numbers are written out); no NUL characters, none too long."""
-    texts = [v if type(v) is str else _text(i, v) for i, v in enumerate(values)]
-    if "\x00" in "".join(texts):
-        i = next(i for i, t in enumerate(texts) if "\x00" in t)
-        raise BadValue(i, "contains a NUL character, which PostgreSQL cannot store")
-    if max_length is not None and texts and max(map(len, texts)) > max_length:
-        i = next(i for i, t in enumerate(texts) if len(t) > max_length)
-        raise BadValue(i, f"is {len(texts[i])} characters long; at most {max_length} fit")
-    return texts
-
-
-def _encode_strings(values: Sequence, f: FieldSpec) -> list[str]:
-    return ['"' + t.replace('"', '""') + '"' for t in _texts(values, f.max_length)]
-
-
-def _encode_numbers(values: Sequence, f: FieldSpec) -> list[str]:
-    try:
-        numbers = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        for i, v in enumerate(values):
-            try:
-                float(v)
-            except (TypeError, ValueError):
-                raise BadValue(i, f"is {_show(v)}, not a number") from None
-        raise
-    if numbers.ndim != 1:
-        raise BadValue(0, "is not a single number")
-    return [repr(x) for x in numbers.tolist()]
-
-
-def _integer(i: int, v: Any) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "1" if v else "0"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)) and math.isfinite(v) and float(v).is_integer():
-        return str(int(v))
-    if isinstance(v, str):
-        text = v.strip()
-        if text.lstrip("+-").isdigit():
-            return text
-    raise BadValue(i, f"is {_show(v)}, not a whole number")
-
-
-def _encode_integers(values: Sequence, f: FieldSpec) -> list[str]:
-    try:
-        arr = np.asarray(values)
-    except ValueError:  # lists of different lengths among the values
-        arr = np.empty(0, dtype=object)
-    if len(arr) == len(values) and arr.ndim == 1 and arr.dtype.kind in "iu":
-        return [str(x) for x in arr.tolist()]
-    return [_integer(i, v) for i, v in enumerate(values)]
-
-
-def _boolean(i: int, v: Any) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "t" if v else "f"
-    if isinstance(v, (int, np.integer)) and v in (0, 1):
-        return "t" if v else "f"
-    raise BadValue(i, f"is {_show(v)}, not true or false")
-
-
-def _encode_booleans(values: Sequence, f: FieldSpec) -> list[str]:
-    return [_boolean(i, v) for i, v in enumerate(values)]
-
-
-def _datetime(i: int, v: Any) -> str:
-    if isinstance(v, (datetime, date)):
-        return _quote(v.isoformat())
-    if isinstance(v, np.datetime64):
-        return _quote(pd.Timestamp(v).isoformat())
-    if isinstance(v, str):
-        return _quote(_texts([v])[0])
-    raise BadValue(i, f"is {_show(v)}, not a date and time")
-
-
-def _encode_datetimes(values: Sequence, f: FieldSpec) -> list[str]:
-    return [_datetime(i, v) for i, v in enumerate(values)]
-
-
-def pg_array(items: Sequence) -> str:
-    r"""Return a PostgreSQL array literal of ``items``, every element quoted (None: NULL).
-
-    Parameters
-    ----------
-    items : sequence
-        The elements; each is written as its ``str``.
-
-    Returns
-    -------
-    str
-        For example ``{"a","b \"c\"",NULL}``.
-    """
-    out = []
-    for item in items:
-        if item is None or (isinstance(item, float) and math.isnan(item)):
-            out.append("NULL")
-        else:
-            text = str(item).replace("\\", "\\\\").replace('"', '\\"')
-            out.append(f'"{text}"')
-    return "{" + ",".join(out) + "}"
-
-
-def _encode_arrays(values: Sequence, f: FieldSpec) -> list[str]:
-    out = []
-    for i, v in enumerate(values):
-        if not isinstance(v, (list, tuple, np.ndarray)):
-            raise BadValue(i, f"is {_show(v)}, not a list")
-        items = list(v)
-        _texts([x for x in items if x is not None])  # no NUL characters
-        out.append(_quote(pg_array(items)))
-    return out
-
-
-def _json_ready(value: Any) -> Any:
-    """``value`` with NaN, NaT and ``pd.NA`` as None, numpy scalars and times as JSON types."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            msg = "a text in it contains a NUL character"
-            raise ValueError(msg)
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_json_ready(v) for v in value]
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
-
-
-def _encode_objects(values: Sequence, f: FieldSpec) -> list[str]:
-    out = []
-    for i, v in enumerate(values):
-        if not isinstance(v, (Mapping, list, tuple)):
-            raise BadValue(i, f"is {_show(v)}, not a JSON object")
-        try:
-            text = json.dumps(_json_ready(v), ensure_ascii=False, default=str)
-        except (TypeError, ValueError) as exc:
-            raise BadValue(i, f"cannot be written as JSON ({exc})") from None
-        out.append(_quote(text))
-    return out
-
-
-_ENCODERS: dict[str, Callable[[Sequence, FieldSpec], list[str]]] = {
-    "string": _encode_strings,
-    "number": _encode_numbers,
-    "integer": _encode_integers,
-    "boolean": _encode_booleans,
-    "datetime": _encode_datetimes,
-    "array": _encode_arrays,
-    "object": _encode_objects,
-}
-
-_GEOMETRY_TYPE_IDS = {
-    "Point": 0,
-    "LineString": 1,
-    "Polygon": 3,
-    "MultiPoint": 4,
-    "MultiLineString": 5,
-    "MultiPolygon": 6,
-}
-
-
-def _encode_geometries(values: Sequence, geometry_type: str) -> list[str]:
-    arr = _as_objects(values)
-    ok = shapely.is_geometry(arr)
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
-        raise BadValue(i, f"is {_show(values[i])}, not a geometry")
-    wrong = shapely.get_type_id(arr) != _GEOMETRY_TYPE_IDS[geometry_type]
-    if wrong.any():
-        i = int(np.flatnonzero(wrong)[0])
-        raise BadValue(i, f"is a {arr[i].geom_type}, not a {geometry_type}")
-    return list(shapely.to_wkb(arr, hex=True))
-
-
-# --- checking and encoding whole rows --------------------------------------------------------
-
-
-#: Longest ``source`` and ``source_id`` the tables hold (``varchar``).
-KEY_MAX_LENGTHS: dict[str, int] = {"source": 64, "source_id": 128}
-
-#: Rows per COPY: bounds the memory of the text buffer, not the transaction.
-COPY_CHUNK_ROWS = 50_000
-
-
-def _row_error(
-    spec: LayerSpec, rows: Sequence[Mapping], i: int, column: str, reason: str, first_row: int
-) -> IngestError:
-    source_id = rows[i].get("source_id")
-    where = f"row {first_row + i + 1}"
-    if source_id is not None and column != "source_id":
-        where += f" (source_id {source_id})"
-    msg = f"layer {spec.name}, {where}: '{column}' {reason}"
-    return IngestError(msg, param=column)
-
-
-def _column_cells(spec: LayerSpec, column: str, values: list) -> list[str]:
-    """CSV cells of one column, '' for NULL. Raises ``BadValue``."""
-    nulls = null_mask(values)
-    f = None if column in KEY_MAX_LENGTHS or column == "geom" else spec.field(column)
-    if nulls.any() and (f is None or f.required):
-        raise BadValue(int(np.flatnonzero(nulls)[0]), "is missing")
-    if f is not None and f.vocab:
-        allowed = f.vocab
-        for i, v in enumerate(values):
-            if not nulls[i] and v not in allowed:
-                raise BadValue(i, f"is {_show(v)}, not one of {', '.join(allowed)}")
-    has_nulls = bool(nulls.any())
-    present = (
-        [v for v, null in zip(values, nulls, strict=True) if not null] if has_nulls else values
-    )
-    if column == "geom":
-        cells = _encode_geometries(present, spec.geometry_type)
-    elif f is None:
-        cells = ['"' + t.replace('"', '""') + '"' for t in _texts(present, KEY_MAX_LENGTHS[column])]
-    else:
-        cells = _ENCODERS[f.type](present, f)
-    if not has_nulls:
-        return cells
-    out = [""] * len(values)
-    for i, cell in zip(np.flatnonzero(~nulls).tolist(), cells, strict=True):
-        out[i] = cell
-    return out
-
-
-def copy_text(
-    spec: LayerSpec, rows: Sequence[Mapping], columns: Sequence[str], *, first_row: int = 0
-) -> str:
-    """Return ``rows`` as COPY CSV text for ``columns`` of ``spec``, checked column by column.
-
-    Parameters
-    ----------
-    spec : LayerSpec
-        The layer the rows belong to.
-    rows : sequence of mapping
-        One mapping per row; a key that is absent counts as NULL.
-    columns : sequence of str
-        The columns to write, in order (normally :attr:`LayerSpec.load_columns`).
-    first_row : int
-        Index of ``rows[0]`` in the whole input, for row numbers in error messages.
-
-    Returns
-    -------
-    str
-        One CSV line per row: NULL as an empty unquoted cell, texts quoted.
-
-    Raises
-    ------
-    IngestError
-        A required value is missing, a value is not of the field's type, not in its
-        vocabulary or too long; the message names the layer, row and field.
-    """
-    cells = []
-    for column in columns:
-        values = [r.get(column) for r in rows]
-        try:
-            cells.append(_column_cells(spec, column, values))
-        except BadValue as bad:
-            raise _row_error(spec, rows, bad.index, column, bad.reason, first_row) from None
-    return "".join(",".join(row) + "\n" for row in zip(*cells, strict=True))
-
-
-def _check_unique_keys(spec: LayerSpec, rows: Sequence[Mapping]) -> None:
-    seen: set[tuple] = set()
-    for i, r in enumerate(rows):
-        key = (r.get("source"), r.get("source_id"))
-        if key in seen:
-            raise _row_error(spec, rows, i, "source_id", "appears twice in the input", 0)
-        seen.add(key)
-
-
-def _copy_rows(cur, spec: LayerSpec, target: str, rows: Sequence[Mapping]) -> None:
-    """COPY ``rows`` into table ``target`` in chunks of :data:`COPY_CHUNK_ROWS`."""
-    _check_unique_keys(spec, rows)
-    columns = spec.load_columns
-    copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '')").format(
-        sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    statement = copy.as_string(cur)
-    for start in range(0, len(rows), COPY_CHUNK_ROWS):
-        chunk = rows[start : start + COPY_CHUNK_ROWS]
-        cur.copy_expert(statement, io.StringIO(copy_text(spec, chunk, columns, first_row=start)))
-
-
 # --- upsert ----------------------------------------------------------------------------------
 
 
@@ -523,7 +171,7 @@ def upsert_layer(cur, layer: str, rows: Sequence[Mapping]) -> tuple[int, int, in
     )
     if not cur.fetchone()[0]:
         # First load of this source: nothing to match against, COPY straight into the table.
-        _copy_rows(cur, spec, spec.table, rows)
+        copy_rows(cur, spec, spec.table, rows)
         return len(rows), 0, 0
     stage = f"stage_{spec.table}"
     cur.execute(
@@ -531,7 +179,7 @@ def upsert_layer(cur, layer: str, rows: Sequence[Mapping]) -> tuple[int, int, in
             sql.Identifier(stage), sql.SQL(", ").join(map(sql.Identifier, cols)), table
         )
     )
-    _copy_rows(cur, spec, stage, rows)
+    copy_rows(cur, spec, stage, rows)
 
     def incoming(name: str) -> sql.Composable:
         f = None if name == "geom" else spec.field(name)

@@ -12,9 +12,9 @@ Real extracts are clipped at their edge:
 - a boundary relation with member ways missing from the file, or whose rings do not close,
   is skipped with a logged reason and counted as rejected.
 
-Road ways are split at every node shared with another routable way (or visited twice by the
-same way), so each ``road_segment`` row is one edge of the routing graph, joined to its
-neighbours by the OSM node ids ``u`` and ``v``.
+Point layers (offices, waste bins, ...) come from the registry: every layer with a
+``from_osm`` turns an object's tags into a row (:mod:`layers.osm_tags`). Road ways become
+routing-graph edges in :mod:`ingest.osm_roads`. The load goes through :mod:`ingest.service`.
 """
 
 from __future__ import annotations
@@ -22,37 +22,26 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import osmium
 import shapely
-from pyproj import Geod
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.ops import linemerge, unary_union
 from tqdm import tqdm
 
 from gis.errors import IngestError
 from ingest.load import LoadResult
+from ingest.osm_roads import is_routable, split_road_ways
 from layers.registry import LAYERS, LayerSpec, osm_point_layers
-from layers.vocab import NON_ROUTABLE_HIGHWAYS, road_condition
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "osm"
 SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
-_GEOD = Geod(ellps="WGS84")
-
-#: Values of ``oneway=*`` that mean "one way, in the direction the way is drawn".
-_ONEWAY_YES = {"yes", "true", "1"}
-#: Values that mean "one way, against the direction the way is drawn".
-_ONEWAY_REVERSE = {"-1", "reverse"}
-#: Highway classes that are one-way unless tagged otherwise.
-_IMPLIED_ONEWAY_HIGHWAYS = {"motorway"}
 
 
 @dataclass
@@ -159,28 +148,6 @@ def check_osm_file(path: str | Path) -> Path:
 
 
 # --- tag helpers ----------------------------------------------------------------------------
-
-
-def _oneway(tags: dict[str, str]) -> tuple[bool, bool]:
-    """Return ``(oneway, reverse)`` for a highway's tags."""
-    raw = tags.get("oneway", "").lower()
-    if raw in _ONEWAY_REVERSE:
-        return True, True
-    if raw in _ONEWAY_YES:
-        return True, False
-    if raw == "no":
-        return False, False
-    if tags.get("junction") in ("roundabout", "circular"):
-        return True, False
-    return tags.get("highway") in _IMPLIED_ONEWAY_HIGHWAYS, False
-
-
-def is_routable(tags: dict[str, str]) -> bool:
-    """Tell whether a way with ``tags`` belongs to the routable network (roads, paths, ...)."""
-    highway = tags.get("highway")
-    if not highway or highway in NON_ROUTABLE_HIGHWAYS:
-        return False
-    return tags.get("area") != "yes"
 
 
 def _admin_name(tags: dict[str, str]) -> str | None:
@@ -411,7 +378,7 @@ class _Reader:
                 self.poi(f"relation/{rel_id}", _poi_rows(tags, self.makers), point)
         for layer, by_id in self.points.items():
             self.x.rows[layer] = list(by_id.values())
-        self.x.rows[ROAD_LAYER] = split_road_ways(self.road_ways)
+        self.x.rows[ROAD_LAYER] = split_road_ways(self.road_ways, source=SOURCE)
         for layer, rows in self.x.rows.items():
             clip_texts(LAYERS[layer], rows)
 
@@ -460,83 +427,6 @@ class _Reader:
                 return
         self.x.rejects.append(Reject(AREA_LAYER, source_id, reason))
         logger.info("skipping boundary %s (%s): %s", source_id, _admin_name(tags), reason)
-
-
-def split_road_ways(
-    road_ways: Iterable[tuple[int, dict[str, str], list[list[tuple[int, float, float]]]]],
-) -> list[dict]:
-    """Split highway ways at intersections into one row per network edge.
-
-    A node is a split point when it is used by two or more runs of routable ways, or twice
-    by one run (a loop). Run ends are always edge ends.
-
-    Parameters
-    ----------
-    road_ways : iterable of (way id, tags, runs)
-        Each run is a list of ``(node id, lon, lat)`` with two or more nodes.
-    """
-    road_ways = list(road_ways)
-    uses: Counter[int] = Counter()
-    for _, _, runs in road_ways:
-        for run in runs:
-            uses.update(n for n, _, _ in run)
-    rows: list[dict] = []
-    for way_id, tags, runs in road_ways:
-        oneway, reverse = _oneway(tags)
-        condition = road_condition(tags.get("smoothness"), tags.get("surface"))
-        seen: Counter[str] = Counter()
-        for run in runs:
-            start = 0
-            for i in range(1, len(run)):
-                if i == len(run) - 1 or uses[run[i][0]] > 1:
-                    piece = run[start : i + 1]
-                    if reverse:
-                        piece = piece[::-1]
-                    # Keyed by its end nodes, so a piece keeps its id (and an inspected
-                    # condition) when a newer extract splits the way elsewhere.
-                    key = f"way/{way_id}/{piece[0][0]}-{piece[-1][0]}"
-                    seen[key] += 1
-                    if seen[key] > 1:
-                        key = f"{key}/{seen[key]}"
-                    rows.append(
-                        {
-                            "source": SOURCE,
-                            "source_id": key,
-                            "u": piece[0][0],
-                            "v": piece[-1][0],
-                            "osm_way_id": way_id,
-                            "name": tags.get("name"),
-                            "highway": tags["highway"],
-                            "oneway": oneway,
-                            "maxspeed": (tags.get("maxspeed") or None),
-                            "surface": tags.get("surface"),
-                            "smoothness": tags.get("smoothness"),
-                            "condition": condition,
-                            "coords": [(lon, lat) for _, lon, lat in piece],
-                        }
-                    )
-                    start = i
-    _add_lengths(rows)
-    return rows
-
-
-def _add_lengths(rows: list[dict]) -> None:
-    """Geodesic length (WGS84) of every row's ``coords``; sets ``length_m`` and ``geom``."""
-    if not rows:
-        return
-    counts = np.array([len(r["coords"]) for r in rows])
-    xy = np.array([c for r in rows for c in r.pop("coords")], dtype=float)
-    _, _, dist = _GEOD.inv(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1])
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    # Pair i joins point i and i+1; pairs crossing from one row into the next are dropped.
-    valid = np.ones(len(xy) - 1, dtype=bool)
-    valid[(starts + counts - 1)[:-1]] = False
-    dist = np.where(valid, dist, 0.0)
-    lengths = np.add.reduceat(np.append(dist, 0.0), starts)
-    lines = shapely.linestrings(xy, indices=np.repeat(np.arange(len(rows)), counts))
-    for row, length, line in zip(rows, lengths, lines, strict=True):
-        row["length_m"] = float(length)
-        row["geom"] = line
 
 
 def clip_texts(spec: LayerSpec, rows: list[dict]) -> None:
@@ -645,46 +535,3 @@ def ingest_osm_file(
         refresh=refresh_network,
     )
     return extract, result
-
-
-def download_place(place: str, dest_dir: Path, *, timeout_s: float = 5.0) -> Path:
-    """Download the OSM data of a named place (via OSMnx geocoding and Overpass) to a file.
-
-    Fails at once with a clear message when the OSM servers cannot be reached.
-    """
-    import socket
-    from urllib.parse import urlparse
-
-    from gis.settings import get_settings
-
-    overpass_url = get_settings().overpass_url
-    parsed = urlparse(overpass_url)
-    try:
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        socket.create_connection((parsed.hostname or "", port), timeout=timeout_s).close()
-    except OSError as exc:
-        msg = (
-            f"Cannot reach the OpenStreetMap servers to download '{place}' ({exc}). "
-            "This machine seems to be offline: download an extract elsewhere (for example "
-            "from Geofabrik) and pass the file instead: sigap ingest osm FILE.osm.pbf"
-        )
-        raise IngestError(msg, param="place") from exc
-    import osmnx as ox
-    import requests
-
-    try:
-        area = ox.geocode_to_gdf(place)
-    except Exception as exc:  # osmnx raises several types for "not found"
-        msg = f"OSMnx could not find the place '{place}': {exc}"
-        raise IngestError(msg, param="place") from exc
-    west, south, east, north = area.total_bounds
-    query = f"[out:xml][timeout:300];(nwr({south},{west},{north},{east}););(._;>;);out body;"
-    response = requests.post(overpass_url, data={"data": query}, timeout=600)
-    if response.status_code != 200:
-        msg = f"Overpass refused the download of '{place}' (HTTP {response.status_code})."
-        raise IngestError(msg, param="place")
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    slug = "".join(ch if ch.isalnum() else "_" for ch in place.lower()).strip("_")
-    dest = dest_dir / f"{slug}.osm"
-    dest.write_bytes(response.content)
-    return dest

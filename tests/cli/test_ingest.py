@@ -157,7 +157,7 @@ def test_ctrl_c_before_the_commit_writes_nothing(fresh_db, runner, monkeypatch):
     """SIGINT after one layer was written inside the transaction: it is rolled back."""
     import ingest.load
 
-    copy_rows = ingest.load._copy_rows
+    copy_rows = ingest.load.copy_rows
     calls = []
 
     def copy_then_interrupt(cur, spec, target, rows):
@@ -166,7 +166,7 @@ def test_ctrl_c_before_the_commit_writes_nothing(fresh_db, runner, monkeypatch):
         if len(calls) == 2:
             signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(ingest.load, "_copy_rows", copy_then_interrupt)
+    monkeypatch.setattr(ingest.load, "copy_rows", copy_then_interrupt)
     before = table_counts(fresh_db)
     path = shared_file("osm/krems.osm.gz")
     result = runner.invoke(["ingest", "osm", str(path)], env={"DATABASE_URL": fresh_db})

@@ -11,10 +11,10 @@ from dataclasses import replace
 
 import pytest
 
-from ingest.load import KEY_MAX_LENGTHS
 from layers import models
 from layers.registry import (
     BOOKKEEPING_COLUMNS,
+    KEY_MAX_LENGTHS,
     LAYERS,
     FieldSpec,
     LayerStyle,
