@@ -1,7 +1,10 @@
 """Parsing and validating request parameters, independent of Flask.
 
-Every failure raises :class:`gis.errors.InvalidInputError` naming the parameter, which the
-app turns into HTTP 400 ``{"error": {"code", "message", "param"}}``.
+Every API parameter goes through one of these, and each of these through the strict parsers
+of :mod:`gis.validate` (the CLI and the library use the same ones): ``k=1_0`` or an empty
+``f=`` is refused, not read as 10 or the default. Every failure raises
+:class:`gis.errors.InvalidInputError` with ``code="invalid_parameter"`` naming the parameter,
+which the API answers with HTTP 400 ``{"error": {"code", "message", "param"}}``.
 """
 
 from __future__ import annotations
@@ -83,6 +86,18 @@ def parse_choice(
             raise validate.bad(param, msg)
         return default
     return validate.choice(raw, param, choices)
+
+
+def parse_tile(z: object, x: object, y: object) -> tuple[int, int, int]:
+    """Tile coordinates: ``z`` from :data:`MIN_TILE_ZOOM` to :data:`MAX_TILE_ZOOM`, ``x`` and
+    ``y`` from 0 to ``2**z - 1``."""
+    zoom = validate.integer(z, "z", minimum=MIN_TILE_ZOOM, maximum=MAX_TILE_ZOOM)
+    last = (1 << zoom) - 1
+    return (
+        zoom,
+        validate.integer(x, "x", minimum=0, maximum=last),
+        validate.integer(y, "y", minimum=0, maximum=last),
+    )
 
 
 def parse_minutes(raw: str | None) -> list[float]:

@@ -18,7 +18,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from gis.settings import PROJECT_ROOT
-from web import create_app
+from layers.registry import LAYERS
+from tests.web.conftest import web_app
 
 pytestmark = pytest.mark.browser
 
@@ -51,7 +52,7 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(routed_db):
-    server = LiveServer(create_app({"DATABASE_URL": routed_db, "TESTING": True}))
+    server = LiveServer(web_app(routed_db))
     yield server
     server.stop()
 
@@ -318,7 +319,13 @@ def test_sanitation_map_roads_by_condition_and_bins(watched, live_server, db_row
     )
     w.page.mouse.click(*xy)
     w.page.wait_for_selector(".leaflet-popup-content dd")
-    assert w.page.locator(".leaflet-popup-content dd").inner_text() in legend
+    # the popup comes from the registry: the class field first, with its label
+    roads = LAYERS["road_segment"]
+    labels = {f.name: f.label("id") for f in roads.fields}
+    dts = w.page.locator(".leaflet-popup-content dt").all_inner_texts()
+    dds = w.page.locator(".leaflet-popup-content dd").all_inner_texts()
+    assert dts[0] == labels[roads.class_field] and dds[0] in legend
+    assert set(dts) <= {labels[f] for f in roads.popup_fields}
     w.page.wait_for_load_state("networkidle")
     assert _record_weight(w, "sanitation") <= PAGE_BUDGET_BYTES
     _shot(w, "sanitation")
@@ -375,7 +382,7 @@ def test_hostile_names_show_as_text(browser_context, fresh_db):
             (evil, "</script><script>alert(2)</script>", "${alert(3)}"),
         )
     conn.close()
-    server = LiveServer(create_app({"DATABASE_URL": fresh_db, "TESTING": True}))
+    server = LiveServer(web_app(fresh_db))
     w = Watched(browser_context)
     try:
         _open(w, server.url + "/")

@@ -11,6 +11,7 @@ import pytest
 from werkzeug.routing import Rule
 
 from gis.db import libpq_url
+from tests.web.conftest import web_app
 from web import ConfigError, create_app
 
 PAGES = ["/", "/sanitation", "/planning"]
@@ -73,8 +74,9 @@ def test_trip_words_are_translated(client):
 def test_page_blob_holds_the_offices_with_public_fields_only(client, db_rows):
     blob = _blob(client.get("/").get_data(as_text=True))
     ids = {r[0] for r in db_rows("SELECT id FROM office")}
-    assert {o["id"] for o in blob["offices"]} == ids
-    for o in blob["offices"]:
+    assert blob["markers"]["layer"] == "office"
+    assert {o["id"] for o in blob["markers"]["items"]} == ids
+    for o in blob["markers"]["items"]:
         assert set(o) == {
             "id", "name", "category", "kind", "address", "opening_hours", "phone", "services",
             "lat", "lon",
@@ -107,12 +109,12 @@ def evil_db(fresh_db):
 
 
 def test_database_text_never_becomes_markup_or_code(evil_db):
-    client = create_app({"DATABASE_URL": evil_db, "TESTING": True}).test_client()
+    client = web_app(evil_db).test_client()
     for path in ["/", "/planning"]:
         html = client.get(path).get_data(as_text=True)
         assert "<img src=x" not in html
         assert "</script><script>alert(2)" not in html
-        names = {o["name"] for o in _blob(html)["offices"]}
+        names = {o["name"] for o in _blob(html)["markers"]["items"]}
         assert names == {EVIL, EVIL_SCRIPT}
     fc = client.get("/api/layers/office/items").get_json()
     assert {f["properties"]["name"] for f in fc["features"]} == {EVIL, EVIL_SCRIPT}
@@ -201,7 +203,7 @@ def test_openapi_parameters_are_the_ones_the_handlers_read(client, path, names):
 
 def test_optional_tile_server_from_configuration(helsinki_db):
     tiles = "http://tiles.example.internal/{z}/{x}/{y}.png"
-    app = create_app({"DATABASE_URL": helsinki_db, "TILE_URL": tiles, "TILE_ATTRIBUTION": "Pemkot"})
+    app = web_app(helsinki_db, TILE_URL=tiles, TILE_ATTRIBUTION="Pemkot")
     html = app.test_client().get("/").get_data(as_text=True)
     assert '"http://tiles.example.internal/{z}/{x}/{y}.png"' in html
     assert "Pemkot" in html

@@ -8,6 +8,7 @@ import pytest
 from shapely.geometry import Point, shape
 
 from gis import routing
+from web.api import nearest_facilities  # gis.routing.nearest_facilities after the merge
 
 ORIGIN = (60.1700, 24.9440)  # lat, lon: central Helsinki, on the network
 
@@ -19,7 +20,7 @@ def test_nearest_is_the_same_json_as_the_library(routed_client, routed_db, mode)
     assert r.status_code == 200
     assert r.mimetype == "application/json"
     got = r.get_json()
-    direct = routing.nearest(lat, lon, category="health", mode=mode, k=3, url=routed_db)
+    direct = nearest_facilities(lat, lon, category="health", mode=mode, k=3, url=routed_db)
     assert got == json.loads(json.dumps(direct))
     assert got["mode"] == mode and got["category"] == "health"
     times = [res["travel_time_s"] for res in got["results"]]
