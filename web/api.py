@@ -20,7 +20,6 @@ from gis.errors import NotFoundError, UnprocessableError
 from gis.routing import MAX_K, MODES
 from gis.routing import isochrone as route_isochrone
 from layers.registry import LAYERS, get_layer
-from layers.vocab import FACILITY_CATEGORIES
 from web import errors, features, params
 from web.db import DatabaseUnavailable, app_database_url, cursor
 from web.i18n import current_lang
@@ -168,7 +167,9 @@ def _routing(url: str) -> Iterator[None]:
 def nearest():
     """The ``k`` nearest facilities of a category by travel time, with routes."""
     lat, lon = params.parse_lat_lon(request.args)
-    category = params.parse_choice(request.args, "category", FACILITY_CATEGORIES, default=None)
+    category = params.parse_choice(
+        request.args, "category", params.facility_categories(), default=None
+    )
     mode = params.parse_choice(request.args, "mode", MODES, default="walk")
     k = params.parse_int(request.args, "k", default=1, minimum=1, maximum=MAX_K)
     url = app_database_url()

@@ -233,11 +233,20 @@ def transaction(url: str | None = None) -> Iterator:
 
 
 def _commit(response):
-    """``after_request``: commit the request's transactions if the answer is a success."""
+    """``after_request``: commit the request's transactions if the answer is a success.
+
+    A commit that fails (a deferred constraint, a lost connection) replaces the response with
+    the app's error response for that exception: the client never sees a success that was
+    not stored.
+    """
     open_tx = g.get(_TX)
-    if open_tx and response.status_code < 400:
-        for key in list(open_tx):
-            open_tx[key].commit()
+    if not open_tx or response.status_code >= 400:
+        return response
+    try:
+        for conn in open_tx.values():
+            conn.commit()
+    except Exception as exc:  # noqa: BLE001 - answered by the app's error handlers
+        return current_app.make_response(current_app.handle_user_exception(exc))
     return response
 
 

@@ -27,7 +27,7 @@ import psycopg2.errors
 import sqlalchemy.exc
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from gis.errors import DatabaseError, SigapError
 from web import db
@@ -198,6 +198,8 @@ def handle_http_error(exc: HTTPException):
     message = exc.description or exc.name
     if status == 404:
         message = "No such resource."
+    elif isinstance(exc, SecurityError):  # an untrusted Host header (TRUSTED_HOSTS)
+        message = "This server does not answer to that host name."
     headers = {k: v for k, v in exc.get_headers() if k.lower() == "allow"}
     return error_response(ErrorInfo(status, code, message, headers=headers))
 

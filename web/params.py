@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from gis import validate
 from gis.routing import validate_minutes
+from layers.registry import facility_layers
 
 #: Features per page when ``limit`` is not given.
 DEFAULT_LIMIT = 1000
@@ -32,6 +33,15 @@ MIN_TILE_ZOOM = 12
 MAX_TILE_ZOOM = 22
 #: Isochrone limits when ``minutes`` is not given.
 DEFAULT_MINUTES: tuple[float, ...] = (5.0, 10.0, 15.0)
+
+
+def facility_categories() -> tuple[str, ...]:
+    """Every category ``/api/nearest`` accepts: the class values of the registry's facility
+    layers (office categories, then waste-bin kinds), in registry order."""
+    out: dict[str, None] = {}
+    for spec in facility_layers():
+        out.update(dict.fromkeys(spec.classes))
+    return tuple(out)
 
 
 def parse_int(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 import psycopg2
 import psycopg2.errors
@@ -149,7 +150,13 @@ def run_server(url: str, *, host: str, port: int, workers: int | None, debug: bo
     if debug:
         app.run(host=host, port=port, debug=True, use_reloader=False)
         return
+    from gevent.monkey import MonkeyPatchWarning
     from gunicorn.app.base import BaseApplication
+
+    # The worker patches after the CLI imported urllib3 (through osmnx); the web process makes
+    # no outgoing TLS connection with Python's ssl module (libpq has its own), so gevent's
+    # warning about an ssl module imported before patching does not apply.
+    warnings.filterwarnings("ignore", category=MonkeyPatchWarning)
 
     def _warm(worker) -> None:
         from gis.routing import warm_routing

@@ -310,13 +310,14 @@ def test_json_responses_are_gzipped(client):
 
 
 def test_routing_limits_in_the_api_are_the_engines(client):
-    from gis import network, routing
+    from gis import routing
+    from layers.vocab import FACILITY_CATEGORIES
 
     doc = client.get("/api/openapi.json").get_json()
     nearest = {p["name"]: p for p in doc["paths"]["/api/nearest"]["get"]["parameters"]}
     assert nearest["k"]["schema"]["maximum"] == routing.MAX_K
-    assert nearest["category"]["schema"]["enum"] == list(network.FACILITY_CATEGORIES)
-    assert nearest["mode"]["schema"]["enum"] == list(network.MODES)
+    assert nearest["category"]["schema"]["enum"] == list(FACILITY_CATEGORIES)
+    assert nearest["mode"]["schema"]["enum"] == list(routing.MODES)
     iso = {p["name"]: p for p in doc["paths"]["/api/isochrone"]["get"]["parameters"]}
     assert f"{routing.MAX_MINUTES:g}" in iso["minutes"]["description"]
     assert f"at most {routing.MAX_ISOCHRONES} values" in iso["minutes"]["description"]

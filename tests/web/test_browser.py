@@ -406,3 +406,30 @@ def test_hostile_names_show_as_text(browser_context, fresh_db):
     finally:
         w.close()
         server.stop()
+
+
+def test_content_security_policy_blocks_injected_scripts(watched, live_server):
+    """The page's own inline scripts ran (the map is ready); a script injected into the page
+    without the request's nonce, inline or as an event handler, does not run."""
+    w = watched
+    _open(w, live_server.url + "/?lang=id")
+    result = w.page.evaluate(
+        """() => new Promise(resolve => {
+          const seen = [];
+          document.addEventListener('securitypolicyviolation',
+            e => seen.push(e.effectiveDirective));
+          const s = document.createElement('script');
+          s.textContent = 'window.__sigapPwned = 1';
+          document.body.appendChild(s);
+          const img = document.createElement('img');
+          img.setAttribute('onerror', 'window.__sigapPwned2 = 1');
+          img.src = '/no-such-image.png';
+          document.body.appendChild(img);
+          setTimeout(() => resolve({
+            ran: Boolean(window.__sigapPwned || window.__sigapPwned2), seen: seen
+          }), 1500);
+        })"""
+    )
+    assert result["ran"] is False
+    assert result["seen"] and all(d.startswith("script-src") for d in result["seen"])
+    assert any("Content Security Policy" in e for e in w.errors)  # Chromium reports it
