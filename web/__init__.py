@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, request, url_for
@@ -29,9 +30,9 @@ def _lang_url(code: str) -> str:
     """The current page in language ``code``, built from the matched route, never from the
     raw path (``/%5Cevil.example`` would otherwise become a link to another host). A URL that
     matched no route gets a query-only link, which stays on the same page."""
-    view_args = request.view_args or {}
+    view_args: dict[str, Any] = request.view_args or {}
     # url_for reads keys like _external or _scheme itself: keep them out of the query
-    args = {
+    args: dict[str, Any] = {
         k: v
         for k, v in request.args.items()
         if k != "lang" and not k.startswith("_") and k not in view_args
@@ -39,7 +40,7 @@ def _lang_url(code: str) -> str:
     args["lang"] = code
     rule = request.url_rule
     if rule is not None and request.endpoint and "GET" in (rule.methods or ()):
-        return url_for(request.endpoint, **view_args, **args)
+        return url_for(request.endpoint, **{**view_args, **args})
     return "?" + urlencode(args)
 
 

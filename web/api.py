@@ -25,7 +25,7 @@ from web.db import DatabaseUnavailable, app_database_url, cursor
 from web.i18n import current_lang
 
 try:
-    from gis.routing import nearest_facilities
+    from gis.routing import nearest_facilities  # type: ignore[attr-defined]
 except ImportError:  # part A renames gis.routing.nearest; drop this fallback at the merge
     from gis.routing import nearest as nearest_facilities
 
@@ -134,9 +134,9 @@ def _export_limit(cur, spec, bbox: features.Bbox | None, offset: int) -> int:
 @bp.get("/roads/tiles/<z>/<x>/<y>.pbf")
 def road_tile(z: str, x: str, y: str):
     """A Mapbox vector tile of the road network, layer ``roads`` (zoom ``MIN_TILE_ZOOM`` up)."""
-    z, x, y = params.parse_tile(z, x, y)
+    zoom, col, row = params.parse_tile(z, x, y)
     with cursor() as cur:
-        data = features.road_tile(cur, z, x, y)
+        data = features.road_tile(cur, zoom, col, row)
     resp = Response(data, mimetype=MVT)
     resp.cache_control.public = True
     resp.cache_control.max_age = TILE_MAX_AGE_S

@@ -77,9 +77,9 @@ class GeventWorker(ggevent.GeventWorker):
         from gevent import monkey, socket
 
         monkey.patch_all(thread=False)
+        listeners: list = self.sockets  # type: ignore[has-type]
         self.sockets = [
-            socket.socket(s.FAMILY, socket.SOCK_STREAM, fileno=s.sock.detach())
-            for s in self.sockets
+            socket.socket(s.FAMILY, socket.SOCK_STREAM, fileno=s.sock.detach()) for s in listeners
         ]
 
     def handle_request(self, listener_name, req, sock, addr):
