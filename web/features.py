@@ -248,12 +248,21 @@ def tile_fields() -> tuple[str, ...]:
 
 
 def road_tile(cur, z: int, x: int, y: int) -> bytes:
-    """One Mapbox vector tile (layer ``roads``) of ``road_segment`` at ``z/x/y``.
+    """One Mapbox vector tile (layer ``roads``) of ``road_segment`` at ``z/x/y``, with the
+    attributes of :func:`tile_fields` (numbers rounded to whole units, e.g. metres).
 
     Every segment touching the tile is read, so callers keep ``z`` at city zooms
     (``web.params.MIN_TILE_ZOOM`` and up).
     """
-    cols = sql.SQL(", ").join(sql.SQL("r.") + sql.Identifier(c) for c in tile_fields())
+    spec = LAYERS[ROAD_LAYER]
+    types = {f.name: f.type for f in spec.fields}
+    cols = sql.SQL(", ").join(
+        # numbers in whole units: a double per feature would make the tile half again larger
+        sql.SQL("round(r.{c})::bigint AS {c}").format(c=sql.Identifier(c))
+        if types[c] == "number"
+        else sql.SQL("r.") + sql.Identifier(c)
+        for c in tile_fields()
+    )
     query = sql.SQL(
         "WITH b AS (SELECT ST_TileEnvelope(%s, %s, %s) AS env) "
         "SELECT ST_AsMVT(t, 'roads', 4096, 'geom', 'id') FROM ("
@@ -261,7 +270,7 @@ def road_tile(cur, z: int, x: int, y: int) -> bytes:
         " FROM {table} r, b"
         " WHERE r.geom && ST_Transform(b.env, 4326)"
         ") AS t WHERE t.geom IS NOT NULL"
-    ).format(cols=cols, table=sql.Identifier(LAYERS[ROAD_LAYER].table))
+    ).format(cols=cols, table=sql.Identifier(spec.table))
     cur.execute(query, [z, x, y])
     return bytes(cur.fetchone()[0] or b"")
 
