@@ -38,6 +38,7 @@ from gis.network import build_network
 from ingest.osm import ingest_osm_file
 from web import create_app
 from web.db import SESSION_OPTIONS
+from web.settings import WEB_ROLE, role_url
 
 COPIES = 3
 COPY_SHIFT_DEG = 0.02
@@ -205,7 +206,7 @@ def main() -> None:
 
 
 def _bench(url: str) -> None:
-    app = create_app({"DATABASE_URL": url})
+    app = create_app({"DATABASE_URL": role_url(url, WEB_ROLE)})  # as `sigap serve` connects
     client = app.test_client()
 
     # 1. layer items: 10k road segments inside a bbox
@@ -271,7 +272,7 @@ def _bench(url: str) -> None:
         server.wait(timeout=30)
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(
-        f"/api/nearest under wrk (-t1, {WRK_SECONDS} s, 100 origins, gunicorn 2 workers;"
+        f"/api/nearest under wrk (-t1, {WRK_SECONDS} s, 100 origins, gunicorn 2 gevent workers;"
         f" machine load average {load}):"
     )
     for c in WRK_CONNECTIONS:

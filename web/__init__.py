@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, request
+from flask import Flask, request, url_for
 
 __all__ = ["ConfigError", "create_app"]
 
 from gis.errors import ConfigError
 from gis.settings import get_settings
+from web.settings import get_web_settings, staff_database_url, trusted_hosts, web_database_url
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +27,21 @@ WEB_DIR = Path(__file__).resolve().parent
 
 
 def _lang_url(code: str) -> str:
-    args = {k: v for k, v in request.args.items() if k != "lang"}
+    """The current page in language ``code``, built from the matched route, never from the
+    raw path (``/%5Cevil.example`` would otherwise become a link to another host). A URL that
+    matched no route gets a query-only link, which stays on the same page."""
+    view_args: dict[str, Any] = request.view_args or {}
+    # url_for reads keys like _external or _scheme itself: keep them out of the query
+    args: dict[str, Any] = {
+        k: v
+        for k, v in request.args.items()
+        if k != "lang" and not k.startswith("_") and k not in view_args
+    }
     args["lang"] = code
-    return f"{request.path}?{urlencode(args)}"
+    rule = request.url_rule
+    if rule is not None and request.endpoint and "GET" in (rule.methods or ()):
+        return url_for(request.endpoint, **{**view_args, **args})
+    return "?" + urlencode(args)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -37,9 +51,12 @@ def create_app(config: dict | None = None) -> Flask:
     ----------
     config : dict, optional
         Overrides, e.g. ``{"DATABASE_URL": url, "TESTING": True}``. Keys: ``DATABASE_URL``
-        (default: the settings' database, resolved on first use), ``SECRET_KEY``,
+        (the URL the app connects with, normally the ``sigap_web`` role's; default:
+        :func:`web.settings.web_database_url` of the settings' database, resolved on first
+        use), ``STAFF_DATABASE_URL`` (``sigap_staff``, same default rule), ``SECRET_KEY``,
         ``TILE_URL`` and ``TILE_ATTRIBUTION`` (optional basemap), ``ASSETS_DIR``
-        (``node_modules`` holding Leaflet; default ``web/node_modules``).
+        (``node_modules`` holding Leaflet; default ``web/node_modules``), ``TRUSTED_HOSTS``
+        (default: :func:`web.settings.trusted_hosts`).
 
     Raises
     ------
@@ -47,9 +64,14 @@ def create_app(config: dict | None = None) -> Flask:
         In production (``SIGAP_ENV=production``) without ``SIGAP_SECRET_KEY``.
     """
     settings = get_settings()
+    web_settings = get_web_settings()
     app = Flask(__name__, static_folder=None)
     app.config.update(
-        DATABASE_URL=settings.database_url,
+        DATABASE_URL=web_settings.web_database_url
+        or (settings.database_url and web_database_url(settings.database_url)),
+        STAFF_DATABASE_URL=web_settings.staff_database_url
+        or (settings.database_url and staff_database_url(settings.database_url)),
+        TRUSTED_HOSTS=trusted_hosts(),
         SECRET_KEY=settings.secret_key,
         TILE_URL=settings.tile_url,
         TILE_ATTRIBUTION=settings.tile_attribution,
@@ -66,10 +88,12 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_hex(32)  # development: per process
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from web import api, errors, http, i18n, maps
+    from web import api, db, errors, http, i18n, maps, security
 
     i18n.init_app(app)
     http.init_app(app)
+    security.init_app(app, production=settings.is_production)
+    db.init_app(app)
     errors.init_app(app)
     app.register_blueprint(maps.bp)
     app.register_blueprint(api.bp)

@@ -9,28 +9,37 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
+import psycopg2.errors
 from flask import Blueprint, Response, jsonify, request
 
-from gis.errors import InvalidInputError, NotFoundError, UnprocessableError
-from gis.network import FACILITY_CATEGORIES, MODES
-from gis.routing import MAX_K
+from gis.errors import NotFoundError, UnprocessableError
+from gis.routing import MAX_K, MODES
 from gis.routing import isochrone as route_isochrone
-from gis.routing import nearest as route_nearest
 from layers.registry import LAYERS, get_layer
-from web import features, params
-from web.db import app_database_url, cursor
+from web import errors, features, params
+from web.db import DatabaseUnavailable, app_database_url, cursor
 from web.i18n import current_lang
+
+try:
+    from gis.routing import nearest_facilities  # type: ignore[attr-defined]
+except ImportError:  # part A renames gis.routing.nearest; drop this fallback at the merge
+    from gis.routing import nearest as nearest_facilities
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+errors.register_format(bp, errors.json_error)
 
 GEOJSON = "application/geo+json"
 MVT = "application/vnd.mapbox-vector-tile"
 #: Tiles change when an inspection changes a road's condition: cache them briefly.
 TILE_MAX_AGE_S = 60
+#: The OpenAPI description changes only with a new release.
+OPENAPI_MAX_AGE_S = 3600
 
 
 @bp.get("/layers")
@@ -122,36 +131,50 @@ def _export_limit(cur, spec, bbox: features.Bbox | None, offset: int) -> int:
     return cap  # a bound even if rows arrived since the count
 
 
-@bp.get("/roads/tiles/<int:z>/<int:x>/<int:y>.pbf")
-def road_tile(z: int, x: int, y: int):
+@bp.get("/roads/tiles/<z>/<x>/<y>.pbf")
+def road_tile(z: str, x: str, y: str):
     """A Mapbox vector tile of the road network, layer ``roads`` (zoom ``MIN_TILE_ZOOM`` up)."""
-    if not params.MIN_TILE_ZOOM <= z <= params.MAX_TILE_ZOOM:
-        msg = (
-            f"'z' must be between {params.MIN_TILE_ZOOM} and {params.MAX_TILE_ZOOM}, got {z}; "
-            "a lower-zoom tile would hold a whole region's roads."
-        )
-        raise InvalidInputError(msg, code="invalid_parameter", param="z")
-    n = 1 << z
-    for param, value in (("x", x), ("y", y)):
-        if value >= n:
-            msg = f"'{param}' must be between 0 and {n - 1} at zoom {z}."
-            raise InvalidInputError(msg, code="invalid_parameter", param=param)
+    zoom, col, row = params.parse_tile(z, x, y)
     with cursor() as cur:
-        data = features.road_tile(cur, z, x, y)
+        data = features.road_tile(cur, zoom, col, row)
     resp = Response(data, mimetype=MVT)
     resp.cache_control.public = True
     resp.cache_control.max_age = TILE_MAX_AGE_S
     return resp
 
 
+#: ``Retry-After`` of a 503 while the routing network waits for the owner's rebuild.
+ROUTING_RETRY_AFTER_S = 30
+
+
+@contextmanager
+def _routing(url: str) -> Iterator[None]:
+    """Routing runs on the owner's cache; the web role may read but not build it. A build
+    attempted here (a cache missing or stale, e.g. after ``sigap network build --mode walk``
+    dropped other modes) fails on privileges: answer 503 and say in the log what to run."""
+    try:
+        yield
+    except psycopg2.errors.InsufficientPrivilege as exc:
+        logger.error(
+            "the routing network is missing or out of date and the web role may not build it;"
+            " run 'sigap network build' (as the database owner): %s",
+            str(exc).strip().splitlines()[0],
+        )
+        raise DatabaseUnavailable(ROUTING_RETRY_AFTER_S) from exc
+
+
 @bp.get("/nearest")
 def nearest():
     """The ``k`` nearest facilities of a category by travel time, with routes."""
     lat, lon = params.parse_lat_lon(request.args)
-    category = params.parse_choice(request.args, "category", FACILITY_CATEGORIES, default=None)
+    category = params.parse_choice(
+        request.args, "category", params.facility_categories(), default=None
+    )
     mode = params.parse_choice(request.args, "mode", MODES, default="walk")
     k = params.parse_int(request.args, "k", default=1, minimum=1, maximum=MAX_K)
-    result = route_nearest(lat, lon, category=category, mode=mode, k=k, url=app_database_url())
+    url = app_database_url()
+    with _routing(url):
+        result = nearest_facilities(lat, lon, category=category, mode=mode, k=k, url=url)
     return jsonify(result)
 
 
@@ -161,7 +184,9 @@ def isochrone():
     lat, lon = params.parse_lat_lon(request.args)
     minutes = params.parse_minutes(request.args.get("minutes"))
     mode = params.parse_choice(request.args, "mode", MODES, default="walk")
-    result = route_isochrone(lat, lon, minutes=minutes, mode=mode, url=app_database_url())
+    url = app_database_url()
+    with _routing(url):
+        result = route_isochrone(lat, lon, minutes=minutes, mode=mode, url=url)
     return Response(json.dumps(result), mimetype=GEOJSON)
 
 
@@ -170,4 +195,7 @@ def openapi():
     """This API's OpenAPI 3 description."""
     from web.openapi import openapi_document
 
-    return jsonify(openapi_document())
+    resp = jsonify(openapi_document())
+    resp.cache_control.public = True
+    resp.cache_control.max_age = OPENAPI_MAX_AGE_S
+    return resp

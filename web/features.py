@@ -136,18 +136,40 @@ def _flat(value):
     return value
 
 
-#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
-FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+#: First characters that make a spreadsheet read a cell as a formula: OWASP's list ("CSV
+#: Injection": ``= + - @``, tab, carriage return, line feed) plus the full-width forms
+#: ``＝ ＋ － ＠``, which some spreadsheets normalise to the ASCII ones.
+FORMULA_PREFIXES: tuple[str, ...] = (
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    "\r",
+    "\n",
+    "\uff1d",
+    "\uff0b",
+    "\uff0d",
+    "\uff20",
+)
+#: Leading characters a spreadsheet skips before it looks for a formula.
+_SKIPPED_LEADERS = " \u00a0\u3000"
+
+
+def is_formula(text: str) -> bool:
+    """Whether a spreadsheet could run ``text`` as a formula: it starts with one of
+    :data:`FORMULA_PREFIXES`, possibly after spaces (ASCII, no-break or ideographic)."""
+    return text.lstrip(_SKIPPED_LEADERS).startswith(FORMULA_PREFIXES)
 
 
 def csv_cell(value) -> object:
     """A value as a CSV cell: lists joined, timestamps in ISO 8601, ``None`` empty, and text
-    that a spreadsheet would run as a formula (starting with ``= + - @``, tab or CR)
-    prefixed with a single quote ``'``. Numbers are left as they are."""
+    that a spreadsheet would run as a formula (:func:`is_formula`) prefixed with a single
+    quote ``'``. Numbers are left as they are."""
     if value is None:
         return ""
     value = _flat(value)
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if isinstance(value, str) and is_formula(value):
         return "'" + value
     return value
 
@@ -169,6 +191,16 @@ def items_csv(cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int, offset: in
     return out.getvalue()
 
 
+#: pandas dtype of each registry field type in a GeoPackage export (nullable where possible).
+GPKG_DTYPES: dict[str, str] = {
+    "integer": "Int64",
+    "number": "float64",
+    "boolean": "boolean",
+    "string": "object",
+    "array": "object",
+}
+
+
 def items_gpkg(cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int, offset: int) -> bytes:
     """A GeoPackage (EPSG:4326) of the public fields, as bytes.
 
@@ -186,10 +218,12 @@ def items_gpkg(cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int, offset: i
     columns = {n: [_flat(r[i]) for r in rows] for i, n in enumerate(names)}
     frame = pd.DataFrame(columns, columns=list(names))
     for f in spec.fields:
+        # the registry's type, not pandas' guess: an empty export keeps integer columns
+        # integer, and an integer column with NULLs does not turn into floats
         if f.type == "datetime":
             frame[f.name] = pd.to_datetime(frame[f.name], utc=True)
-        elif f.type in ("string", "array"):
-            frame[f.name] = frame[f.name].astype("object")
+        elif f.type in GPKG_DTYPES:
+            frame[f.name] = frame[f.name].astype(GPKG_DTYPES[f.type])
     geoms = shapely.from_wkb([bytes(r[-1]) for r in rows]) if rows else []
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
     with tempfile.TemporaryDirectory(prefix="sigap-gpkg-") as tmp:
@@ -201,25 +235,42 @@ def items_gpkg(cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int, offset: i
             return fh.read()
 
 
-#: Road attributes carried in each vector tile feature.
-TILE_FIELDS: tuple[str, ...] = ("id", "name", "highway", "condition", "oneway")
+#: The layer served as road vector tiles (the basemap of every map page).
+ROAD_LAYER = "road_segment"
+
+
+def tile_fields() -> tuple[str, ...]:
+    """Road attributes carried in each vector tile feature: ``id``, ``highway`` (the drawing
+    weight), and the road layer's class field and popup fields from the registry."""
+    spec = LAYERS[ROAD_LAYER]
+    wanted = ("id", "highway", spec.class_field, *spec.popup_fields)
+    return tuple(dict.fromkeys(f for f in wanted if f and f in spec.field_names))
 
 
 def road_tile(cur, z: int, x: int, y: int) -> bytes:
-    """One Mapbox vector tile (layer ``roads``) of ``road_segment`` at ``z/x/y``.
+    """One Mapbox vector tile (layer ``roads``) of ``road_segment`` at ``z/x/y``, with the
+    attributes of :func:`tile_fields` (numbers rounded to whole units, e.g. metres).
 
     Every segment touching the tile is read, so callers keep ``z`` at city zooms
     (``web.params.MIN_TILE_ZOOM`` and up).
     """
-    cols = sql.SQL(", ").join(sql.SQL("r.") + sql.Identifier(c) for c in TILE_FIELDS)
+    spec = LAYERS[ROAD_LAYER]
+    types = {f.name: f.type for f in spec.fields}
+    cols = sql.SQL(", ").join(
+        # numbers in whole units: a double per feature would make the tile half again larger
+        sql.SQL("round(r.{c})::bigint AS {c}").format(c=sql.Identifier(c))
+        if types[c] == "number"
+        else sql.SQL("r.") + sql.Identifier(c)
+        for c in tile_fields()
+    )
     query = sql.SQL(
         "WITH b AS (SELECT ST_TileEnvelope(%s, %s, %s) AS env) "
         "SELECT ST_AsMVT(t, 'roads', 4096, 'geom', 'id') FROM ("
         " SELECT {cols}, ST_AsMVTGeom(ST_Transform(r.geom, 3857), b.env, 4096, 64, true) AS geom"
-        " FROM road_segment r, b"
+        " FROM {table} r, b"
         " WHERE r.geom && ST_Transform(b.env, 4326)"
         ") AS t WHERE t.geom IS NOT NULL"
-    ).format(cols=cols)
+    ).format(cols=cols, table=sql.Identifier(spec.table))
     cur.execute(query, [z, x, y])
     return bytes(cur.fetchone()[0] or b"")
 
@@ -248,10 +299,12 @@ def point_features(cur, spec: LayerSpec) -> list[dict]:
         cols=cols, table=sql.Identifier(spec.table)
     )
     cur.execute(query)
-    names = spec.field_names
     out = []
     for row in cur.fetchall():
-        item = {n: _flat(v) if n != "services" else v for n, v in zip(names, row, strict=False)}
+        item = {
+            f.name: v if f.type == "array" else _flat(v)
+            for f, v in zip(spec.fields, row, strict=False)
+        }
         item["lat"], item["lon"] = round(row[-2], COORD_DECIMALS), round(row[-1], COORD_DECIMALS)
         out.append(item)
     return out

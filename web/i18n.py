@@ -9,8 +9,6 @@ from __future__ import annotations
 from flask import Flask, g, request
 from flask_babel import Babel, gettext
 
-from layers.vocab import OFFICE_CATEGORY_LABELS
-
 LANGUAGES: tuple[str, ...] = ("id", "en")
 DEFAULT_LANGUAGE = "id"
 LANG_COOKIE = "lang"
@@ -49,13 +47,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["LANGUAGES"] = {"id": "Bahasa Indonesia", "en": "English"}
 
 
-def category_label(category: str) -> str:
-    labels = OFFICE_CATEGORY_LABELS.get(category)
-    if labels is None:
-        return category
-    return labels[1] if current_lang() == "en" else labels[0]
-
-
 def js_strings() -> dict[str, str]:
     """Every string the page JavaScript shows, in the current language."""
     return {
@@ -81,18 +72,9 @@ def js_strings() -> dict[str, str]:
         "error_network": gettext("The server cannot be reached. Check your connection."),
         "geolocation_unavailable": gettext("Your location is not available on this device."),
         "origin": gettext("Starting point"),
-        "address": gettext("Address"),
-        "opening_hours": gettext("Opening hours"),
-        "phone": gettext("Phone"),
         "name_missing": gettext("(no name)"),
+        "yes": gettext("Yes"),
+        "no": gettext("No"),
         "isochrone_minutes": gettext("Reachable within %(n)s minutes"),
         "isochrone_loading": gettext("Computing reachable area..."),
-        "kind": gettext("Kind"),
-        "capacity": gettext("Capacity (litres)"),
-        "fill_level": gettext("Fill level"),
-        "last_emptied": gettext("Last emptied"),
-        "condition": gettext("Condition"),
-        "road": gettext("Road"),
-        "code": gettext("Area code"),
-        "population": gettext("Population"),
     }

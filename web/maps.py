@@ -6,28 +6,61 @@ import json
 import logging
 import time
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, url_for
 from flask_babel import gettext
 
-from gis.network import MODES
-from layers.registry import LAYERS
-from layers.vocab import (
-    OFFICE_CATEGORIES,
-    ROAD_CONDITION_COLORS,
-    ROAD_CONDITIONS,
-    WASTE_BIN_KINDS,
-)
-from web import features, mapbuild
+from gis.routing import MODES
+from layers.registry import LAYERS, LayerSpec
+from web import features, mapbuild, params
 from web.db import app_database_url, cursor
+from web.features import ROAD_LAYER
 from web.i18n import current_lang, js_strings
+from web.security import add_nonce
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("maps", __name__)
 
 
-def _label(spec_name: str, value: str) -> str:
-    return LAYERS[spec_name].class_label(value, current_lang())
+#: Road drawing weight by ``highway`` class (the road layer's style on every map): major
+#: roads drawn wide, paths and footways thin and dashed, everything else in between.
+ROAD_STYLE: dict[str, tuple[str, ...]] = {
+    "major": (
+        "motorway",
+        "trunk",
+        "primary",
+        "secondary",
+        "tertiary",
+        "motorway_link",
+        "trunk_link",
+        "primary_link",
+        "secondary_link",
+    ),
+    "foot": ("footway", "path", "steps", "pedestrian", "cycleway", "bridleway", "corridor"),
+}
+
+
+def layer_data(spec: LayerSpec, lang: str) -> dict:
+    """What the page needs to draw a layer's popups and legend, from the registry: field
+    labels and types, popup fields (the first is the title), class labels and colours."""
+    return {
+        "title": spec.title(lang),
+        "fields": {f.name: {"label": f.label(lang), "type": f.type} for f in spec.fields},
+        "popup": list(spec.popup_fields),
+        "classField": spec.class_field,
+        "classes": {value: spec.class_label(value, lang) for value in spec.classes},
+        "colors": dict(spec.colors),
+    }
+
+
+def _markers(spec: LayerSpec, items: list[dict]) -> dict:
+    """A point layer's features for the page: ``{"layer": name, "items": [...]}``."""
+    return {"layer": spec.name, "items": items}
+
+
+def _classes(spec: LayerSpec) -> dict[str, str]:
+    """Class value -> label in the current language, in the registry's order."""
+    return {value: spec.class_label(value, current_lang()) for value in spec.classes}
 
 
 def mode_labels() -> dict[str, str]:
@@ -39,13 +72,20 @@ def mode_labels() -> dict[str, str]:
     return {m: labels.get(m, m) for m in MODES}
 
 
-def page_data(parts: mapbuild.MapParts, page: str, **extra) -> str:
-    """The page's one JSON blob (``<`` and ``>`` escaped so it cannot close its script)."""
+def page_data(
+    parts: mapbuild.MapParts, page: str, layers: tuple[LayerSpec, ...] = (), **extra
+) -> str:
+    """The page's one JSON blob (``<`` and ``>`` escaped so it cannot close its script),
+    with :func:`layer_data` of each of ``layers``."""
+    lang = current_lang()
     blob = {
         "page": page,
-        "lang": current_lang(),
+        "lang": lang,
         "names": parts.names,
         "strings": js_strings(),
+        "layers": {spec.name: layer_data(spec, lang) for spec in layers},
+        "roadLayer": ROAD_LAYER,
+        "roadStyle": ROAD_STYLE,
         **extra,
     }
     text = json.dumps(blob, ensure_ascii=False, separators=(",", ":"))
@@ -80,27 +120,25 @@ def _base_map(cur):
 
 
 def _render(template: str, parts: mapbuild.MapParts, blob: str, **context):
+    """The page, with this request's CSP nonce on the map's own inline scripts."""
+    parts.header = add_nonce(parts.header)
     return render_template(template, parts=parts, page_json=blob, **context)
 
 
 @bp.get("/")
 def citizen():
     """Offices by category; click or "my location" to route to the nearest one."""
+    office = LAYERS["office"]
     with cursor() as cur:
         m = _base_map(cur)
-        offices = features.point_features(cur, LAYERS["office"])
+        offices = features.point_features(cur, office)
     mapbuild.add_roads(m, gettext("Roads"), style="roadBaseStyle")
-    present = [c for c in OFFICE_CATEGORIES if any(o["category"] == c for o in offices)]
-    clusters = mapbuild.add_clusters(m, {c: _label("office", c) for c in present})
+    categories = _classes(office)
+    present = [c for c in categories if any(o[office.class_field] == c for o in offices)]
+    clusters = mapbuild.add_clusters(m, {c: categories[c] for c in present})
     parts = mapbuild.finish(m, {"clusters": clusters})
-    categories = {c: _label("office", c) for c in OFFICE_CATEGORIES}
     blob = page_data(
-        parts,
-        "citizen",
-        offices=offices,
-        colors=LAYERS["office"].colors,
-        categories=categories,
-        modes=mode_labels(),
+        parts, "citizen", (office,), markers=_markers(office, offices), modes=mode_labels()
     )
     return _render(
         "citizen.html",
@@ -109,41 +147,38 @@ def citizen():
         categories=categories,
         present=present,
         modes=mode_labels(),
-        colors=LAYERS["office"].colors,
+        colors=office.colors,
     )
 
 
 @bp.get("/sanitation")
 def sanitation():
     """Waste bins by kind and roads coloured by condition class."""
+    bins_spec, roads_spec = LAYERS["waste_bin"], LAYERS[ROAD_LAYER]
     with cursor() as cur:
         m = _base_map(cur)
-        bins = features.point_features(cur, LAYERS["waste_bin"])
+        bins = features.point_features(cur, bins_spec)
     roads = mapbuild.add_roads(
         m, gettext("Road condition"), style="roadConditionStyle", interactive=True
     )
-    groups = mapbuild.add_groups(m, {k: _label("waste_bin", k) for k in WASTE_BIN_KINDS})
+    kinds = _classes(bins_spec)
+    groups = mapbuild.add_groups(m, kinds)
     parts = mapbuild.finish(m, {"groups": groups, "roads": roads.get_name()})
-    conditions = [(c, _label("road_segment", c), ROAD_CONDITION_COLORS[c]) for c in ROAD_CONDITIONS]
     blob = page_data(
-        parts,
-        "sanitation",
-        bins=bins,
-        colors=LAYERS["waste_bin"].colors,
-        kinds={k: _label("waste_bin", k) for k in WASTE_BIN_KINDS},
-        conditionColors=ROAD_CONDITION_COLORS,
-        conditions={c: label for c, label, _ in conditions},
+        parts, "sanitation", (bins_spec, roads_spec), markers=_markers(bins_spec, bins)
     )
-    kinds = [(k, _label("waste_bin", k), LAYERS["waste_bin"].colors[k]) for k in WASTE_BIN_KINDS]
-    return _render("sanitation.html", parts, blob, conditions=conditions, kinds=kinds)
+    conditions = [(c, label, roads_spec.colors[c]) for c, label in _classes(roads_spec).items()]
+    kind_rows = [(k, label, bins_spec.colors[k]) for k, label in kinds.items()]
+    return _render("sanitation.html", parts, blob, conditions=conditions, kinds=kind_rows)
 
 
 @bp.get("/planning")
 def planning():
     """Administrative areas, isochrones from a clicked point, and the offices."""
+    office = LAYERS["office"]
     with cursor() as cur:
         m = _base_map(cur)
-        offices = features.point_features(cur, LAYERS["office"])
+        offices = features.point_features(cur, office)
     mapbuild.add_roads(m, gettext("Roads"), style="roadBaseStyle")
     groups = mapbuild.add_groups(
         m,
@@ -154,12 +189,16 @@ def planning():
     )
     clusters = mapbuild.add_clusters(m, {"offices": gettext("Public service offices")})
     parts = mapbuild.finish(m, {"groups": groups, "clusters": clusters})
+    areas = LAYERS["admin_area"]
     blob = page_data(
         parts,
         "planning",
-        offices=offices,
-        colors=LAYERS["office"].colors,
-        categories={c: _label("office", c) for c in OFFICE_CATEGORIES},
+        (office, areas),
+        markers=_markers(office, offices),
+        areas={
+            "layer": areas.name,
+            "url": url_for("api.layer_items", name=areas.name, limit=params.MAX_LIMIT),
+        },
         modes=mode_labels(),
     )
     return _render("planning.html", parts, blob, modes=mode_labels(), minutes=(5, 10, 15, 30))

@@ -1,17 +1,32 @@
 """The OpenAPI 3 description of SIGAP's JSON API (``/api/openapi.json``).
 
 Limits come from the modules that enforce them (:mod:`web.params`, :mod:`gis.routing`,
-:mod:`gis.network`), so the description and the behaviour cannot drift apart.
+:mod:`layers.registry`), so the description and the behaviour cannot drift apart.
 """
 
 from __future__ import annotations
 
-from gis.network import FACILITY_CATEGORIES, MODES
-from gis.routing import MAX_ISOCHRONES, MAX_K, MAX_MINUTES
-from layers.registry import LAYERS
+from gis.routing import MAX_ISOCHRONES, MAX_K, MAX_MINUTES, MODES, SNAP_LIMIT_M
+from layers.registry import LAYERS, facility_layers
 from web import params
 
 _ERROR = {"$ref": "#/components/responses/Error"}
+_UNAVAILABLE = {"$ref": "#/components/responses/Unavailable"}
+#: The bbox format, stated once for the parameter and the description.
+BBOX_FORMAT = (
+    "`minlon,minlat,maxlon,maxlat`: four plain decimal numbers in WGS84 degrees "
+    "(EPSG:4326), comma-separated without spaces, longitudes -180 to 180, latitudes -90 to "
+    "90, each minimum at most its maximum; e.g. `24.93,60.16,24.95,60.17`."
+)
+
+
+def _off_network(what: str) -> dict:
+    return {
+        "description": f"The point is more than {SNAP_LIMIT_M:g} m from any road the mode may "
+        f"use (code `off_network`, param `lat`): no {what} can be computed. Choose a point "
+        "nearer a road.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 def _q(name: str, schema: dict, description: str, *, required: bool = False) -> dict:
@@ -51,8 +66,9 @@ LON = _q(
 def openapi_document() -> dict:
     """The OpenAPI 3.0 document."""
     mode = _q("mode", {"type": "string", "enum": list(MODES), "default": "walk"}, "Travel mode.")
-    errors = {"400": _ERROR, "404": _ERROR, "422": _ERROR}
+    errors = {"400": _ERROR, "404": _ERROR, "422": _ERROR, "503": _UNAVAILABLE}
     mins = ", ".join(f"{m:g}" for m in params.DEFAULT_MINUTES)
+    max_index = (1 << params.MAX_TILE_ZOOM) - 1
     return {
         "openapi": "3.0.3",
         "info": {
@@ -62,10 +78,16 @@ def openapi_document() -> dict:
                 "Public-service GIS: layers of offices, waste bins, roads and administrative "
                 "areas; nearest office and reachable areas by travel time. Errors are JSON "
                 '`{"error": {"code", "message", "param"}}` with HTTP 400, 404 or 422. '
-                "CSV exports guard against spreadsheet formula injection: a text cell that "
-                "starts with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with a "
-                "single quote `'`, so a phone number `+62 31 ...` reads `'+62 31 ...` "
-                "(the usual OWASP practice; strip a leading `'` when you need the raw value)."
+                "Numbers are parsed strictly (`k=1_0`, ` 5` or an empty value are refused "
+                "with 400, `code` `invalid_parameter`, `param` naming the parameter). HTTP "
+                "503 (`code` `unavailable`, with a `Retry-After` header) means the service "
+                "is briefly unavailable: retry after that many seconds. Other server errors "
+                "(500) carry only an `error_id` to quote when reporting them. "
+                "CSV exports guard against spreadsheet formula injection (OWASP): a text cell "
+                "that starts with `=`, `+`, `-`, `@`, a tab, a carriage return or a line feed, "
+                "or their full-width forms `＝ ＋ － ＠`, also after leading spaces, is prefixed "
+                "with a single quote `'`, so a phone number `+62 31 ...` reads `'+62 31 ...` "
+                "(strip a leading `'` when you need the raw value)."
             ),
         },
         "paths": {
@@ -89,8 +111,12 @@ def openapi_document() -> dict:
                         _p("name", {"type": "string", "enum": list(LAYERS)}, "Layer name."),
                         _q(
                             "bbox",
-                            {"type": "string", "example": "24.93,60.16,24.95,60.17"},
-                            "minlon,minlat,maxlon,maxlat in WGS84 degrees; uses the spatial index.",
+                            {
+                                "type": "string",
+                                "pattern": r"^[^,\s]+,[^,\s]+,[^,\s]+,[^,\s]+$",
+                                "example": "24.93,60.16,24.95,60.17",
+                            },
+                            f"Only features intersecting this box: {BBOX_FORMAT}",
                         ),
                         _q(
                             "limit",
@@ -119,9 +145,9 @@ def openapi_document() -> dict:
                         _q(
                             "f",
                             {"type": "string", "enum": list(params.FORMATS), "default": "geojson"},
-                            "Output format: GeoJSON, CSV (with a WKT column; text cells "
-                            "starting with = + - @ tab or CR are prefixed with `'`) or "
-                            "GeoPackage.",
+                            "Output format: GeoJSON, CSV (with a WKT column; text cells a "
+                            "spreadsheet would run as a formula are prefixed with `'`, see "
+                            "above) or GeoPackage. An empty `f=` is refused.",
                         ),
                     ],
                     "responses": {
@@ -148,7 +174,9 @@ def openapi_document() -> dict:
                     "each segment's condition class.",
                     "description": f"Served for zoom {params.MIN_TILE_ZOOM} to "
                     f"{params.MAX_TILE_ZOOM}; a lower zoom is refused with HTTP 400 "
-                    "(`param` `z`), since one such tile would hold a whole region's roads.",
+                    "(`param` `z`), since one such tile would hold a whole region's roads. "
+                    "`x` and `y` are the XYZ (Google/OSM) tile column and row, each from 0 "
+                    "to 2^z - 1 (e.g. 0 to 4095 at zoom 12); outside that is HTTP 400.",
                     "operationId": "roadTile",
                     "parameters": [
                         _p(
@@ -160,8 +188,16 @@ def openapi_document() -> dict:
                             },
                             f"Zoom, {params.MIN_TILE_ZOOM} to {params.MAX_TILE_ZOOM}.",
                         ),
-                        _p("x", {"type": "integer", "minimum": 0}, "Tile column."),
-                        _p("y", {"type": "integer", "minimum": 0}, "Tile row."),
+                        _p(
+                            "x",
+                            {"type": "integer", "minimum": 0, "maximum": max_index},
+                            "Tile column, 0 to 2^z - 1.",
+                        ),
+                        _p(
+                            "y",
+                            {"type": "integer", "minimum": 0, "maximum": max_index},
+                            "Tile row from the north, 0 to 2^z - 1.",
+                        ),
                     ],
                     "responses": {
                         "200": {
@@ -185,8 +221,9 @@ def openapi_document() -> dict:
                         LON,
                         _q(
                             "category",
-                            {"type": "string", "enum": list(FACILITY_CATEGORIES)},
-                            "Office category or waste-bin kind.",
+                            {"type": "string", "enum": list(params.facility_categories())},
+                            "Facility category: a class of a facility layer "
+                            f"({', '.join(s.name for s in facility_layers())}).",
                             required=True,
                         ),
                         mode,
@@ -209,6 +246,7 @@ def openapi_document() -> dict:
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
                         **errors,
+                        "422": _off_network("route"),
                     },
                 }
             },
@@ -238,6 +276,7 @@ def openapi_document() -> dict:
                             },
                         },
                         **errors,
+                        "422": _off_network("reachable area"),
                     },
                 }
             },
@@ -278,6 +317,7 @@ def openapi_document() -> dict:
                                 "code": {"type": "string"},
                                 "message": {"type": "string"},
                                 "param": {"type": "string"},
+                                "error_id": {"type": "string"},
                             },
                         }
                     },
@@ -289,7 +329,17 @@ def openapi_document() -> dict:
                     "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                     },
-                }
+                },
+                "Unavailable": {
+                    "description": "The database is briefly unreachable (code `unavailable`); "
+                    "retry after the seconds in `Retry-After`.",
+                    "headers": {
+                        "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}
+                    },
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                },
             },
         },
     }

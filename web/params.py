@@ -1,7 +1,10 @@
 """Parsing and validating request parameters, independent of Flask.
 
-Every failure raises :class:`gis.errors.InvalidInputError` naming the parameter, which the
-app turns into HTTP 400 ``{"error": {"code", "message", "param"}}``.
+Every API parameter goes through one of these, and each of these through the strict parsers
+of :mod:`gis.validate` (the CLI and the library use the same ones): ``k=1_0`` or an empty
+``f=`` is refused, not read as 10 or the default. Every failure raises
+:class:`gis.errors.InvalidInputError` with ``code="invalid_parameter"`` naming the parameter,
+which the API answers with HTTP 400 ``{"error": {"code", "message", "param"}}``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from collections.abc import Mapping
 
 from gis import validate
 from gis.routing import validate_minutes
+from layers.registry import facility_layers
 
 #: Features per page when ``limit`` is not given.
 DEFAULT_LIMIT = 1000
@@ -29,6 +33,15 @@ MIN_TILE_ZOOM = 12
 MAX_TILE_ZOOM = 22
 #: Isochrone limits when ``minutes`` is not given.
 DEFAULT_MINUTES: tuple[float, ...] = (5.0, 10.0, 15.0)
+
+
+def facility_categories() -> tuple[str, ...]:
+    """Every category ``/api/nearest`` accepts: the class values of the registry's facility
+    layers (office categories, then waste-bin kinds), in registry order."""
+    out: dict[str, None] = {}
+    for spec in facility_layers():
+        out.update(dict.fromkeys(spec.classes))
+    return tuple(out)
 
 
 def parse_int(
@@ -83,6 +96,18 @@ def parse_choice(
             raise validate.bad(param, msg)
         return default
     return validate.choice(raw, param, choices)
+
+
+def parse_tile(z: object, x: object, y: object) -> tuple[int, int, int]:
+    """Tile coordinates: ``z`` from :data:`MIN_TILE_ZOOM` to :data:`MAX_TILE_ZOOM`, ``x`` and
+    ``y`` from 0 to ``2**z - 1``."""
+    zoom = validate.integer(z, "z", minimum=MIN_TILE_ZOOM, maximum=MAX_TILE_ZOOM)
+    last = (1 << zoom) - 1
+    return (
+        zoom,
+        validate.integer(x, "x", minimum=0, maximum=last),
+        validate.integer(y, "y", minimum=0, maximum=last),
+    )
 
 
 def parse_minutes(raw: str | None) -> list[float]:

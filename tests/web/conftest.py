@@ -1,5 +1,9 @@
 """Fixtures for the web layer: the app on the Helsinki database, a test client, helpers.
 
+Every app here connects as the ``sigap_web`` role (:func:`as_web`), as ``sigap serve`` does:
+the whole web test suite runs with the web role's privileges. Data is loaded and routing
+networks are built as the owner, as ``sigap ingest`` and ``sigap network build`` do.
+
 Databases this package creates are named with the process id (two pytest runs on one
 server must not drop each other's databases) and are dropped, with their routing network
 cache, at the end of the session.
@@ -13,11 +17,34 @@ import pytest
 
 from tests.conftest import query
 from web import create_app
+from web.settings import STAFF_ROLE, WEB_ROLE, role_url
+
+
+def as_web(url: str) -> str:
+    """The URL of the same database for the ``sigap_web`` role."""
+    return role_url(url, WEB_ROLE)
+
+
+def as_staff(url: str) -> str:
+    """The URL of the same database for the ``sigap_staff`` role."""
+    return role_url(url, STAFF_ROLE)
+
+
+def web_app(url: str, **config):
+    """The app on the database at ``url`` (an owner URL), connecting as ``sigap_web``."""
+    return create_app(
+        {
+            "DATABASE_URL": as_web(url),
+            "STAFF_DATABASE_URL": as_staff(url),
+            "TESTING": True,
+            **config,
+        }
+    )
 
 
 @pytest.fixture(scope="session")
 def app(helsinki_db):
-    return create_app({"DATABASE_URL": helsinki_db, "TESTING": True})
+    return web_app(helsinki_db)
 
 
 @pytest.fixture
@@ -53,7 +80,8 @@ def forget_database(url: str) -> None:
     from web.db import web_engine
 
     clear_routers()
-    web_engine(url).dispose()
+    for u in (url, as_web(url), as_staff(url)):
+        web_engine(u).dispose()
     web_engine.cache_clear()
     _engine_for.cache_clear()
     drop_cache(url)
@@ -96,7 +124,7 @@ def routed_db(own_db):
 
 @pytest.fixture(scope="session")
 def routed_app(routed_db):
-    return create_app({"DATABASE_URL": routed_db, "TESTING": True})
+    return web_app(routed_db)
 
 
 @pytest.fixture
@@ -124,7 +152,10 @@ HOSTILE_OFFICE: dict[str, object] = {
 @pytest.fixture(scope="session")
 def pii_db(own_db):
     """Our own Helsinki copy plus a complaint whose reporter holds :data:`PII_MARKERS` and
-    an office with :data:`HOSTILE_OFFICE` text (at a central Helsinki point)."""
+    an office with :data:`HOSTILE_OFFICE` text (at a central Helsinki point), routing
+    network built."""
+    from gis.network import build_network
+
     url = helsinki_copy(own_db("pii"))
     execute(
         url,
@@ -143,12 +174,13 @@ def pii_db(own_db):
         " %s, %s, %s, %s, %s, %s, ST_SetSRID(ST_MakePoint(24.9445, 60.1692), 4326))",
         [o["name"], o["kind"], o["address"], o["phone"], o["opening_hours"], o["services"]],
     )
+    build_network(url, progress=False)  # as the owner: the web role may not build it
     return url
 
 
 @pytest.fixture(scope="session")
 def pii_app(pii_db):
-    return create_app({"DATABASE_URL": pii_db, "TESTING": True})
+    return web_app(pii_db)
 
 
 @pytest.fixture

@@ -228,6 +228,20 @@ def test_road_tile_holds_the_segments_of_the_tile(client, db_rows):
     assert must <= ids <= may
 
 
+def test_road_tile_carries_the_registry_popup_and_class_fields(client):
+    """The map's road popup reads its fields from the tile: the registry decides which."""
+    roads = LAYERS["road_segment"]
+    z = 16
+    x, y = _lonlat_to_tile(24.944, 60.169, z)
+    layer = next(
+        v
+        for num, _, v in _fields(client.get(f"/api/roads/tiles/{z}/{x}/{y}.pbf").get_data())
+        if num == 3
+    )
+    keys = {v.decode() for num, _, v in _fields(layer) if num == 3}
+    assert {roads.class_field, *roads.popup_fields, "highway"} <= keys
+
+
 def test_road_tile_outside_the_data_is_empty(client):
     r = client.get(f"/api/roads/tiles/{params.MIN_TILE_ZOOM}/0/0.pbf")
     assert r.status_code == 200
@@ -310,13 +324,14 @@ def test_json_responses_are_gzipped(client):
 
 
 def test_routing_limits_in_the_api_are_the_engines(client):
-    from gis import network, routing
+    from gis import routing
+    from layers.vocab import FACILITY_CATEGORIES
 
     doc = client.get("/api/openapi.json").get_json()
     nearest = {p["name"]: p for p in doc["paths"]["/api/nearest"]["get"]["parameters"]}
     assert nearest["k"]["schema"]["maximum"] == routing.MAX_K
-    assert nearest["category"]["schema"]["enum"] == list(network.FACILITY_CATEGORIES)
-    assert nearest["mode"]["schema"]["enum"] == list(network.MODES)
+    assert nearest["category"]["schema"]["enum"] == list(FACILITY_CATEGORIES)
+    assert nearest["mode"]["schema"]["enum"] == list(routing.MODES)
     iso = {p["name"]: p for p in doc["paths"]["/api/isochrone"]["get"]["parameters"]}
     assert f"{routing.MAX_MINUTES:g}" in iso["minutes"]["description"]
     assert f"at most {routing.MAX_ISOCHRONES} values" in iso["minutes"]["description"]

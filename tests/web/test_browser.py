@@ -18,7 +18,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from gis.settings import PROJECT_ROOT
-from web import create_app
+from layers.registry import LAYERS
+from tests.web.conftest import web_app
 
 pytestmark = pytest.mark.browser
 
@@ -51,7 +52,7 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(routed_db):
-    server = LiveServer(create_app({"DATABASE_URL": routed_db, "TESTING": True}))
+    server = LiveServer(web_app(routed_db))
     yield server
     server.stop()
 
@@ -318,7 +319,13 @@ def test_sanitation_map_roads_by_condition_and_bins(watched, live_server, db_row
     )
     w.page.mouse.click(*xy)
     w.page.wait_for_selector(".leaflet-popup-content dd")
-    assert w.page.locator(".leaflet-popup-content dd").inner_text() in legend
+    # the popup comes from the registry: the class field first, with its label
+    roads = LAYERS["road_segment"]
+    labels = {f.name: f.label("id") for f in roads.fields}
+    dts = w.page.locator(".leaflet-popup-content dt").all_inner_texts()
+    dds = w.page.locator(".leaflet-popup-content dd").all_inner_texts()
+    assert dts[0] == labels[roads.class_field] and dds[0] in legend
+    assert set(dts) <= {labels[f] for f in roads.popup_fields}
     w.page.wait_for_load_state("networkidle")
     assert _record_weight(w, "sanitation") <= PAGE_BUDGET_BYTES
     _shot(w, "sanitation")
@@ -375,7 +382,7 @@ def test_hostile_names_show_as_text(browser_context, fresh_db):
             (evil, "</script><script>alert(2)</script>", "${alert(3)}"),
         )
     conn.close()
-    server = LiveServer(create_app({"DATABASE_URL": fresh_db, "TESTING": True}))
+    server = LiveServer(web_app(fresh_db))
     w = Watched(browser_context)
     try:
         _open(w, server.url + "/")
@@ -399,3 +406,30 @@ def test_hostile_names_show_as_text(browser_context, fresh_db):
     finally:
         w.close()
         server.stop()
+
+
+def test_content_security_policy_blocks_injected_scripts(watched, live_server):
+    """The page's own inline scripts ran (the map is ready); a script injected into the page
+    without the request's nonce, inline or as an event handler, does not run."""
+    w = watched
+    _open(w, live_server.url + "/?lang=id")
+    result = w.page.evaluate(
+        """() => new Promise(resolve => {
+          const seen = [];
+          document.addEventListener('securitypolicyviolation',
+            e => seen.push(e.effectiveDirective));
+          const s = document.createElement('script');
+          s.textContent = 'window.__sigapPwned = 1';
+          document.body.appendChild(s);
+          const img = document.createElement('img');
+          img.setAttribute('onerror', 'window.__sigapPwned2 = 1');
+          img.src = '/no-such-image.png';
+          document.body.appendChild(img);
+          setTimeout(() => resolve({
+            ran: Boolean(window.__sigapPwned || window.__sigapPwned2), seen: seen
+          }), 1500);
+        })"""
+    )
+    assert result["ran"] is False
+    assert result["seen"] and all(d.startswith("script-src") for d in result["seen"])
+    assert any("Content Security Policy" in e for e in w.errors)  # Chromium reports it

@@ -8,6 +8,7 @@ import pytest
 from shapely.geometry import Point, shape
 
 from gis import routing
+from web.api import nearest_facilities  # gis.routing.nearest_facilities after the merge
 
 ORIGIN = (60.1700, 24.9440)  # lat, lon: central Helsinki, on the network
 
@@ -19,7 +20,7 @@ def test_nearest_is_the_same_json_as_the_library(routed_client, routed_db, mode)
     assert r.status_code == 200
     assert r.mimetype == "application/json"
     got = r.get_json()
-    direct = routing.nearest(lat, lon, category="health", mode=mode, k=3, url=routed_db)
+    direct = nearest_facilities(lat, lon, category="health", mode=mode, k=3, url=routed_db)
     assert got == json.loads(json.dumps(direct))
     assert got["mode"] == mode and got["category"] == "health"
     times = [res["travel_time_s"] for res in got["results"]]
@@ -65,3 +66,24 @@ def test_isochrone_bands(routed_client, routed_db):
     assert set(by_minutes) == {3.0, 6.0}
     assert by_minutes[6.0].area > by_minutes[3.0].area
     assert by_minutes[3.0].distance(Point(lon, lat)) < 0.001  # the origin is ~40 m off a road
+
+
+def test_the_web_role_reads_the_network_but_never_builds_it(own_db, caplog):
+    """No network built yet: the web role may not write the costs a build writes, so the
+    request gets 503 (retry later) and the log says what the owner must run; nothing is
+    written."""
+    import logging
+
+    from tests.conftest import query
+    from tests.web.conftest import forget_database, helsinki_copy, web_app
+
+    url = helsinki_copy(own_db("unbuilt"))
+    client = web_app(url).test_client()
+    with caplog.at_level(logging.ERROR, logger="web.api"):
+        r = client.get("/api/nearest?lat=60.17&lon=24.944&category=health&mode=walk")
+    assert r.status_code == 503
+    assert r.get_json()["error"]["code"] == "unavailable"
+    assert r.headers["Retry-After"] == "30"
+    assert "sigap network build" in caplog.text
+    assert query(url, "SELECT count(*) FROM road_segment WHERE cost_walk_s IS NOT NULL") == [(0,)]
+    forget_database(url)

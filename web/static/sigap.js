@@ -56,19 +56,49 @@
       radius: 9, color: "#ffffff", weight: 2, fillColor: color || "#333", fillOpacity: 0.95
     });
   }
-  function officeMarker(o) {
-    var d = data();
-    var m = pointMarker(o, d.colors[o.category]);
-    m.bindPopup(popupContent(o.name, [
-      ["", d.categories[o.category] || o.category],
-      [S("address"), o.address],
-      [S("opening_hours"), o.opening_hours],
-      [S("phone"), o.phone]
-    ]));
-    m.bindTooltip(tooltipContent(o.name));
-    m.options.sigapId = o.id;
+  /* --- layers, described by the registry (d.layers[name]: fields, popup, classes, colors) --- */
+  function spec(name) { return (data().layers || {})[name] || { fields: {}, popup: [], classes: {}, colors: {} }; }
+  function classLabel(sp, value) { return (sp.classes && sp.classes[value]) || value; }
+  function formatValue(sp, name, value) {
+    if (value === null || value === undefined || value === "") { return null; }
+    if (name === sp.classField) { return classLabel(sp, value); }
+    var type = (sp.fields[name] || {}).type;
+    if (type === "array") { return value.length ? value.join(", ") : null; }
+    if (type === "boolean") { return S(value ? "yes" : "no"); }
+    if (type === "number") { return typeof value === "number" ? decimal(value, value % 1 ? 2 : 0) : value; }
+    if (type === "datetime") {
+      var t = new Date(value);
+      return isNaN(t.getTime()) ? value : t.toLocaleDateString(data().lang === "en" ? "en-GB" : "id-ID");
+    }
+    return value;
+  }
+  /* The title of a feature: its first popup field, else its class. */
+  function featureTitle(layerName, props) {
+    var sp = spec(layerName);
+    var first = sp.popup[0];
+    var title = first ? formatValue(sp, first, props[first]) : null;
+    return title || (sp.classField ? classLabel(sp, props[sp.classField]) : null);
+  }
+  /* A popup from the registry: the title, then the class, then the other popup fields. */
+  function featurePopup(layerName, props) {
+    var sp = spec(layerName);
+    var names = sp.popup.slice(1);
+    if (sp.classField && names.indexOf(sp.classField) < 0 && sp.popup[0] !== sp.classField) {
+      names.unshift(sp.classField);
+    }
+    return popupContent(featureTitle(layerName, props), names.map(function (n) {
+      return [(sp.fields[n] || {}).label || n, formatValue(sp, n, props[n])];
+    }));
+  }
+  function layerMarker(layerName, item) {
+    var sp = spec(layerName);
+    var m = pointMarker(item, sp.colors[item[sp.classField]]);
+    m.bindPopup(featurePopup(layerName, item));
+    m.bindTooltip(tooltipContent(featureTitle(layerName, item)));
+    m.options.sigapId = item.id;
     return m;
   }
+  function classOf(layerName, item) { return item[spec(layerName).classField]; }
   function setResult(nodes, isError) {
     var box = document.getElementById("result");
     if (!box) { return; }
@@ -99,29 +129,35 @@
   }
 
   /* --- road styles, used by the vector-tile layer while tiles render --- */
-  var MAJOR = { motorway: 1, trunk: 1, primary: 1, secondary: 1, tertiary: 1,
-    motorway_link: 1, trunk_link: 1, primary_link: 1, secondary_link: 1 };
-  var FOOT = { footway: 1, path: 1, steps: 1, pedestrian: 1, cycleway: 1, bridleway: 1, corridor: 1 };
-  function roadWeight(highway, zoom) {
-    var base = MAJOR[highway] ? 4 : (FOOT[highway] ? 1.2 : 2.5);
+  function roadClass(highway) {
+    var groups = data().roadStyle || {};
+    for (var key in groups) {
+      if (groups[key].indexOf(highway) >= 0) { return key; }
+    }
+    return "minor";
+  }
+  function roadWeight(cls, zoom) {
+    var base = cls === "major" ? 4 : (cls === "foot" ? 1.2 : 2.5);
     return zoom >= 16 ? base * 1.5 : base;
   }
   function roadBaseStyle(props, zoom) {
-    return { color: MAJOR[props.highway] ? "#8a8f98" : "#b3b8bf", weight: roadWeight(props.highway, zoom),
-      opacity: 0.9, dashArray: FOOT[props.highway] ? "3 3" : null };
+    var cls = roadClass(props.highway);
+    return { color: cls === "major" ? "#8a8f98" : "#b3b8bf", weight: roadWeight(cls, zoom),
+      opacity: 0.9, dashArray: cls === "foot" ? "3 3" : null };
   }
   function roadConditionStyle(props, zoom) {
-    var colors = data().conditionColors || {};
-    return { color: colors[props.condition] || "#9e9e9e",
-      weight: roadWeight(props.highway, zoom) + 1, opacity: 0.95 };
+    var sp = spec(data().roadLayer);
+    return { color: sp.colors[props[sp.classField]] || "#9e9e9e",
+      weight: roadWeight(roadClass(props.highway), zoom) + 1, opacity: 0.95 };
   }
 
   /* --- pages --- */
   function initCitizen() {
     var d = data();
-    d.offices.forEach(function (o) {
-      var cluster = layer(d.names.clusters[o.category]);
-      if (cluster) { cluster.addLayer(officeMarker(o)); }
+    var mk = d.markers;
+    mk.items.forEach(function (o) {
+      var cluster = layer(d.names.clusters[classOf(mk.layer, o)]);
+      if (cluster) { cluster.addLayer(layerMarker(mk.layer, o)); }
     });
     var m = map();
     var routeLayer = L.layerGroup().addTo(m);
@@ -185,27 +221,17 @@
 
   function initSanitation() {
     var d = data();
-    d.bins.forEach(function (b) {
-      var group = layer(d.names.groups[b.kind]);
+    var mk = d.markers;
+    mk.items.forEach(function (b) {
+      var group = layer(d.names.groups[classOf(mk.layer, b)]);
       if (!group) { return; }
-      var mk = pointMarker(b, d.colors[b.kind]);
-      mk.setRadius(7);
-      mk.bindPopup(popupContent(b.name || d.kinds[b.kind], [
-        [S("kind"), d.kinds[b.kind] || b.kind],
-        [S("capacity"), b.capacity_l],
-        [S("fill_level"), b.fill_level === null ? null : Math.round(b.fill_level * 100) + "%"],
-        [S("last_emptied"), b.last_emptied_at]
-      ]));
-      mk.bindTooltip(tooltipContent(b.name || d.kinds[b.kind]));
-      group.addLayer(mk);
+      group.addLayer(layerMarker(mk.layer, b).setRadius(7));
     });
     var roads = layer(d.names.roads);
     if (roads) {
       roads.on("click", function (e) {
         var p = e.layer && e.layer.properties ? e.layer.properties : {};
-        L.popup().setLatLng(e.latlng).setContent(popupContent(p.name || S("road"), [
-          [S("condition"), d.conditions[p.condition] || p.condition]
-        ])).openOn(map());
+        L.popup().setLatLng(e.latlng).setContent(featurePopup(d.roadLayer, p)).openOn(map());
       });
     }
   }
@@ -213,15 +239,15 @@
   function initPlanning() {
     var d = data();
     var cluster = layer(d.names.clusters.offices);
-    d.offices.forEach(function (o) { cluster.addLayer(officeMarker(o)); });
+    d.markers.items.forEach(function (o) { cluster.addLayer(layerMarker(d.markers.layer, o)); });
     var admin = layer(d.names.groups.admin);
-    getJSON("/api/layers/admin_area/items?limit=10000").then(function (fc) {
+    getJSON(d.areas.url).then(function (fc) {
       L.geoJSON(fc, {
         style: { color: "#6a1b9a", weight: 2, fillOpacity: 0.05 },
         onEachFeature: function (feature, lyr) {
           var p = feature.properties || {};
-          lyr.bindTooltip(tooltipContent(p.name));
-          lyr.bindPopup(popupContent(p.name, [[S("code"), p.code], [S("population"), p.population]]));
+          lyr.bindTooltip(tooltipContent(featureTitle(d.areas.layer, p)));
+          lyr.bindPopup(featurePopup(d.areas.layer, p));
         }
       }).eachLayer(function (l) { admin.addLayer(l); });
     }).catch(function () { /* the layer stays empty; the map still works */ });

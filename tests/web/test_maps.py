@@ -1,17 +1,15 @@
-"""Map pages, language, assets, escaping, configuration and the OpenAPI description."""
+"""web/maps.py: the map pages, their language, their data blob and escaping."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 
 import psycopg2
 import pytest
-from werkzeug.routing import Rule
 
 from gis.db import libpq_url
-from web import ConfigError, create_app
+from tests.web.conftest import web_app
 
 PAGES = ["/", "/sanitation", "/planning"]
 EVIL = "<img src=x onerror=alert(1)>"
@@ -73,8 +71,9 @@ def test_trip_words_are_translated(client):
 def test_page_blob_holds_the_offices_with_public_fields_only(client, db_rows):
     blob = _blob(client.get("/").get_data(as_text=True))
     ids = {r[0] for r in db_rows("SELECT id FROM office")}
-    assert {o["id"] for o in blob["offices"]} == ids
-    for o in blob["offices"]:
+    assert blob["markers"]["layer"] == "office"
+    assert {o["id"] for o in blob["markers"]["items"]} == ids
+    for o in blob["markers"]["items"]:
         assert set(o) == {
             "id", "name", "category", "kind", "address", "opening_hours", "phone", "services",
             "lat", "lon",
@@ -107,101 +106,58 @@ def evil_db(fresh_db):
 
 
 def test_database_text_never_becomes_markup_or_code(evil_db):
-    client = create_app({"DATABASE_URL": evil_db, "TESTING": True}).test_client()
+    client = web_app(evil_db).test_client()
     for path in ["/", "/planning"]:
         html = client.get(path).get_data(as_text=True)
         assert "<img src=x" not in html
         assert "</script><script>alert(2)" not in html
-        names = {o["name"] for o in _blob(html)["offices"]}
+        names = {o["name"] for o in _blob(html)["markers"]["items"]}
         assert names == {EVIL, EVIL_SCRIPT}
     fc = client.get("/api/layers/office/items").get_json()
     assert {f["properties"]["name"] for f in fc["features"]} == {EVIL, EVIL_SCRIPT}
 
 
-def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
-    from gis.settings import get_settings
-
-    monkeypatch.setenv("SIGAP_ENV", "production")
-    monkeypatch.delenv("SIGAP_SECRET_KEY", raising=False)
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(ConfigError, match="SIGAP_SECRET_KEY"):
-            create_app()
-        monkeypatch.setenv("SIGAP_SECRET_KEY", "k" * 40)
-        get_settings.cache_clear()
-        assert create_app().config["SECRET_KEY"] == "k" * 40
-    finally:
-        monkeypatch.undo()
-        get_settings.cache_clear()
-
-
-def test_development_key_is_random_per_app():
-    a = create_app({"SECRET_KEY": None})
-    b = create_app({"SECRET_KEY": None})
-    assert len(a.config["SECRET_KEY"]) >= 32
-    assert a.config["SECRET_KEY"] != b.config["SECRET_KEY"]
-
-
-def test_vendor_assets_are_served_gzipped_with_cache_headers(client):
-    html = client.get("/").get_data(as_text=True)
-    src = re.search(r'src="(/vendor/leaflet/leaflet\.js\?v=[0-9a-f]+)"', html).group(1)
-    r = client.get(src, headers={"Accept-Encoding": "gzip"})
-    assert r.status_code == 200
-    assert r.mimetype == "application/javascript"
-    assert r.headers["Content-Encoding"] == "gzip"
-    assert r.cache_control.max_age >= 86400 and r.cache_control.public
-    body = gzip.decompress(r.get_data())
-    assert b"Leaflet" in body[:500] and len(r.get_data()) < len(body) / 2
-    again = client.get(src, headers={"Accept-Encoding": "gzip", "If-None-Match": r.headers["ETag"]})
-    assert again.status_code == 304
-    assert client.get("/vendor/leaflet/../../package.json").status_code == 404
-    assert client.get("/vendor/evil/x.js").status_code == 404
-
-
-def test_html_pages_are_gzipped(client):
-    r = client.get("/", headers={"Accept-Encoding": "gzip"})
-    assert r.headers["Content-Encoding"] == "gzip"
-    assert b"folium-map" in gzip.decompress(r.get_data())
-
-
-def _openapi_path(rule: Rule) -> str:
-    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
-
-
-def test_openapi_describes_every_api_route_and_nothing_else(app, client):
-    doc = client.get("/api/openapi.json").get_json()
-    assert doc["openapi"].startswith("3.")
-    routes = {}
-    for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/"):
-            routes[_openapi_path(rule)] = {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}}
-    described = {path: set(ops) for path, ops in doc["paths"].items()}
-    assert described == routes
-    for path, ops in doc["paths"].items():
-        for op in ops.values():
-            assert op["responses"], path
-            for p in op.get("parameters", []):
-                if p["in"] == "path":
-                    assert "{" + p["name"] + "}" in path
-
-
-@pytest.mark.parametrize(
-    ("path", "names"),
-    [
-        ("/api/layers/{name}/items", {"name", "bbox", "limit", "offset", "f"}),
-        ("/api/nearest", {"lat", "lon", "category", "mode", "k"}),
-        ("/api/isochrone", {"lat", "lon", "minutes", "mode"}),
-        ("/api/roads/tiles/{z}/{x}/{y}.pbf", {"z", "x", "y"}),
-    ],
-)
-def test_openapi_parameters_are_the_ones_the_handlers_read(client, path, names):
-    doc = client.get("/api/openapi.json").get_json()
-    assert {p["name"] for p in doc["paths"][path]["get"]["parameters"]} == names
-
-
 def test_optional_tile_server_from_configuration(helsinki_db):
     tiles = "http://tiles.example.internal/{z}/{x}/{y}.png"
-    app = create_app({"DATABASE_URL": helsinki_db, "TILE_URL": tiles, "TILE_ATTRIBUTION": "Pemkot"})
+    app = web_app(helsinki_db, TILE_URL=tiles, TILE_ATTRIBUTION="Pemkot")
     html = app.test_client().get("/").get_data(as_text=True)
     assert '"http://tiles.example.internal/{z}/{x}/{y}.png"' in html
     assert "Pemkot" in html
+
+
+def test_popups_legends_and_classes_reach_the_page_from_the_registry(client):
+    from layers.registry import LAYERS
+
+    for path, lang in (("/sanitation?lang=id", "id"), ("/planning?lang=en", "en")):
+        blob = _blob(client.get(path).get_data(as_text=True))
+        assert blob["layers"]
+        for name, data in blob["layers"].items():
+            spec = LAYERS[name]
+            assert data["popup"] == list(spec.popup_fields)
+            assert data["classField"] == spec.class_field
+            assert data["colors"] == spec.colors
+            assert data["classes"] == {v: spec.class_label(v, lang) for v in spec.classes}
+            assert data["fields"] == {
+                f.name: {"label": f.label(lang), "type": f.type} for f in spec.fields
+            }
+    sanitation = client.get("/sanitation?lang=id").get_data(as_text=True)
+    for value, (label_id, _en) in LAYERS["road_segment"].classes.items():
+        assert label_id in sanitation and LAYERS["road_segment"].colors[value] in sanitation
+
+
+def test_the_page_script_names_no_layer_class_or_field():
+    """Everything layer-specific comes from the blob: sigap.js holds no layer name, class
+    value or field name as a string literal."""
+    from pathlib import Path
+
+    from layers.registry import LAYERS
+
+    js = (Path(__file__).parents[2] / "web" / "static" / "sigap.js").read_text()
+    literals = set(re.findall(r'"([^"\\]*)"', js)) | set(re.findall(r"'([^'\\]*)'", js))
+    names = set(LAYERS)
+    for spec in LAYERS.values():
+        names |= set(spec.classes) | set(spec.field_names)
+    # "id" is Leaflet's and the DOM's; "category" is /api/nearest's parameter and the id of
+    # the page's select, not a reference to the office layer's field
+    names -= {"id", "category"}
+    assert literals & names == set()
