@@ -280,7 +280,7 @@ def nearest_cmd(lat: str, lon: str, category: str, mode: str, k: str, as_json: b
     """The facilities of a category reachable soonest from LAT LON, with routes."""
     from gis.db import database_url
     from gis.errors import InvalidInputError
-    from gis.routing import nearest, validate_point
+    from gis.routing import nearest_facilities, validate_point
 
     lat_f, lon_f = validate_point(lat, lon)
     try:
@@ -289,7 +289,7 @@ def nearest_cmd(lat: str, lon: str, category: str, mode: str, k: str, as_json: b
         msg = f"'k' must be a whole number from 1 to 10, got {k!r}."
         raise InvalidInputError(msg, param="k") from None
     url = database_url(start=True)
-    result = nearest(lat_f, lon_f, category=category, mode=mode, k=k_int, url=url)
+    result = nearest_facilities(lat_f, lon_f, category=category, mode=mode, k=k_int, url=url)
     if as_json:
         _echo_json(result)
         return

@@ -17,7 +17,7 @@ from gis.errors import InvalidInputError, NotFoundError, UnprocessableError
 from gis.network import FACILITY_CATEGORIES, MODES
 from gis.routing import MAX_K
 from gis.routing import isochrone as route_isochrone
-from gis.routing import nearest as route_nearest
+from gis.routing import nearest_facilities as route_nearest
 from layers.registry import LAYERS, get_layer
 from web import features, params
 from web.db import app_database_url, cursor
