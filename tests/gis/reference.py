@@ -14,6 +14,7 @@ allows it. Then networkx's Dijkstra.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -76,6 +77,8 @@ class Reference:
         self._with_facilities: dict[str, nx.DiGraph] = {}
         #: how many near-ties :meth:`settle_tie` settled
         self.ties = 0
+        #: closed segments (:meth:`closed`): nothing is placed on them
+        self.excluded: list[int] = []
 
     @staticmethod
     def _add(g: nx.DiGraph, a, b, cost: float) -> None:
@@ -114,19 +117,19 @@ class Reference:
                 "      AS t(lon, lat, i)) p "
                 "CROSS JOIN LATERAL (SELECT id, geom, ST_Distance(geom::geography, "
                 "  p.pt::geography) AS d FROM road_segment WHERE {} IS NOT NULL "
-                "  ORDER BY d, id LIMIT 1) s ORDER BY p.i"
+                "  AND NOT id = ANY(%(excluded)s) ORDER BY d, id LIMIT 1) s ORDER BY p.i"
             ).format(cost_column(self.mode)),
-            {"srid": srid, "lons": lons, "lats": lats},
+            {"srid": srid, "lons": lons, "lats": lats, "excluded": self.excluded},
         )
         out: list[Place | None] = [None] * len(points)
         ids = [r[1] for r in rows]
         fractions = [r[3] for r in rows]
         road = query(
             self.url,
-            "SELECT i, ST_X(pt), ST_Y(pt) FROM (SELECT t.i, ST_LineInterpolatePoint("
-            "  (SELECT geom FROM road_segment WHERE id = t.sid), t.f) AS pt "
-            "  FROM unnest(%s::bigint[], %s::float8[]) WITH ORDINALITY AS t(sid, f, i)) q",
-            (ids, fractions),
+            "SELECT i, ST_X(pt), ST_Y(pt) FROM (SELECT t.i, ST_Transform(ST_LineInterpolatePoint("
+            "  (SELECT ST_Transform(geom, %s) FROM road_segment WHERE id = t.sid), t.f), 4326) "
+            "  AS pt FROM unnest(%s::bigint[], %s::float8[]) WITH ORDINALITY AS t(sid, f, i)) q",
+            (srid, ids, fractions),
         )
         point_of = {i: (x, y) for i, x, y in road}
         for k, (i, sid, dist, frac) in enumerate(rows):
@@ -148,8 +151,8 @@ class Reference:
             "  ST_Transform((SELECT pt FROM p), %(srid)s)) AS f FROM road_segment "
             "  WHERE id = %(sid)s) "
             "SELECT ST_Distance(s.geom::geography, (SELECT pt FROM p)::geography), s.f, "
-            "ST_X(ST_LineInterpolatePoint(s.geom, s.f)), ST_Y(ST_LineInterpolatePoint(s.geom, s.f))"
-            " FROM s",
+            "ST_X(q.pt), ST_Y(q.pt) FROM s, LATERAL (SELECT ST_Transform(ST_LineInterpolatePoint("
+            "ST_Transform(s.geom, %(srid)s), s.f), 4326) AS pt) q",
             {"lon": lon, "lat": lat, "srid": srid, "sid": segment_id},
         )
         length = self.seg[segment_id][4]
@@ -198,8 +201,7 @@ class Reference:
             else:
                 rows = query(
                     self.url,
-                    "SELECT id, ST_X(geom), ST_Y(geom) FROM office WHERE category = %s "
-                    "ORDER BY id",
+                    "SELECT id, ST_X(geom), ST_Y(geom) FROM office WHERE category = %s ORDER BY id",
                     (category,),
                 )
             places = self.place([(lon, lat) for _, lon, lat in rows])
@@ -253,6 +255,34 @@ class Reference:
         finally:
             g.remove_node("O")
         return {n[1]: t for n, t in lengths.items() if isinstance(n, tuple)}
+
+    def node_times_to(self, places: list[Place]) -> dict:
+        """Seconds from every node to the nearest of ``places`` (facilities at those points)."""
+        g = self.graph.reverse(copy=True)
+        for i, p in enumerate(places):
+            for node, cost in self.entries(p):
+                self._add(g, ("F", i), node, cost)
+        sources = {("F", i) for i in range(len(places))}
+        lengths = nx.multi_source_dijkstra_path_length(g, sources, weight="weight")
+        return {n: t for n, t in lengths.items() if not isinstance(n, tuple)}
+
+    def closed(self, segment_ids) -> Reference:
+        """This reference with the segments ``segment_ids`` closed (no traffic)."""
+        closed = {int(i) for i in segment_ids}
+        other = copy.copy(self)
+        other.excluded = sorted(closed | set(self.excluded))
+        other.seg = {
+            sid: (s if sid not in closed else (*s[:3], None, s[4])) for sid, s in self.seg.items()
+        }
+        other.graph = nx.DiGraph()
+        for sid, (u, v, _, cost, _) in other.seg.items():
+            if cost is None or u == v:
+                continue
+            self._add(other.graph, u, v, cost)
+            if not other.binds(sid):
+                self._add(other.graph, v, u, cost)
+        other._facilities, other._with_facilities = {}, {}
+        return other
 
     def node_times_from(self, origin: Place) -> dict:
         """Seconds from the origin to every node it can reach (no facilities)."""

@@ -19,7 +19,7 @@ def test_nearest_is_the_same_json_as_the_library(routed_client, routed_db, mode)
     assert r.status_code == 200
     assert r.mimetype == "application/json"
     got = r.get_json()
-    direct = routing.nearest(lat, lon, category="health", mode=mode, k=3, url=routed_db)
+    direct = routing.nearest_facilities(lat, lon, category="health", mode=mode, k=3, url=routed_db)
     assert got == json.loads(json.dumps(direct))
     assert got["mode"] == mode and got["category"] == "health"
     times = [res["travel_time_s"] for res in got["results"]]
