@@ -151,7 +151,11 @@ def reverse_graph(graph: ModeGraph | csr_array) -> csr_array:
 
 
 def next_hop_codes(
-    indptr: np.ndarray, indices: np.ndarray, edge: np.ndarray, next_node: np.ndarray
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    edge: np.ndarray,
+    next_node: np.ndarray,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Give the segment code of each node's next hop ``n -> next_node[n]``.
 
@@ -164,6 +168,8 @@ def next_hop_codes(
         The forward adjacency (:func:`mode_csr`).
     next_node : ndarray of int [N]
         The next node of each node (anything that is not a node, e.g. -9999: none).
+    rows : ndarray of int, optional
+        The row (tail node) of each entry, when the caller has it (:attr:`ModeGraph.rows`).
 
     Returns
     -------
@@ -171,7 +177,7 @@ def next_hop_codes(
         Segment code of the hop (as in :func:`mode_csr`), :data:`NO_HOP` where there is none.
     """
     n = len(indptr) - 1
-    row = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr))
+    row = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr)) if rows is None else rows
     hit = indices == next_node[row]
     code = np.full(n, NO_HOP, np.int32)
     code[row[hit]] = edge[hit]
@@ -258,6 +264,15 @@ class ModeGraph:
         """Number of nodes."""
         return len(self.indptr) - 1
 
+    @property
+    def rows(self) -> np.ndarray:
+        """The tail node of each adjacency entry (computed on first use, then kept)."""
+        rows = self.__dict__.get("_rows")
+        if rows is None:
+            rows = np.repeat(np.arange(self.n_nodes, dtype=np.int32), np.diff(self.indptr))
+            self.__dict__["_rows"] = rows
+        return rows
+
     # closed segments -------------------------------------------------------------------------
     def without(self, segment_ids: Iterable[int]) -> ModeGraph:
         """Give this network with some segments closed (for what-if analyses).
@@ -278,11 +293,12 @@ class ModeGraph:
         ids = frozenset(int(i) for i in segment_ids) | self.closed
         closed = np.isin(np.asarray(self.edge_id), np.fromiter(ids, np.int64, len(ids)))
         g = copy.copy(self)
+        g.__dict__.pop("_rows", None)
         g.closed = ids
         g.lock = threading.Lock()
         seg = np.where(self.edge >= 0, self.edge, ~np.asarray(self.edge))
         keep = ~closed[seg]
-        rows = np.repeat(np.arange(self.n_nodes, dtype=np.int32), np.diff(self.indptr))[keep]
+        rows = self.rows[keep]
         g.indptr, g.indices, g.weight, g.edge = _csr_from_rows(
             self.n_nodes,
             rows,

@@ -305,7 +305,7 @@ def nearest_facility_tables(
     snaps = snap_facilities(graph, fac_lonlat)
     entries = facility_entries(graph, snaps["fac_edge"], snaps["fac_fraction"])
     dist, next_node, facility, last = nearest_table(reverse, *entries)
-    code = next_hop_codes(graph.indptr, graph.indices, graph.edge, next_node)
+    code = next_hop_codes(graph.indptr, graph.indices, graph.edge, next_node, graph.rows)
     code[last] = LAST_HOP
     return FacilityTables(
         dist_s=dist.astype(np.float32),
