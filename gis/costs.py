@@ -182,10 +182,20 @@ _MAXSPEED_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph)?\s*$")
 
 
 def parse_maxspeed_kph(raw: str | None) -> float | None:
-    """A raw OSM ``maxspeed`` in km/h, or None when it does not give a number.
+    """Read a raw OSM ``maxspeed`` tag as km/h.
 
     ``"50"`` -> 50, ``"30 mph"`` -> 48.28, ``"50;30"`` -> 30 (the lowest), ``"walk"`` -> 6,
     ``"RU:urban"``, ``"signals"``, ``"none"`` -> None (use the class default).
+
+    Parameters
+    ----------
+    raw : str or None
+        The tag's value.
+
+    Returns
+    -------
+    float or None
+        The speed in km/h, or None when the tag gives no number.
     """
     if not raw:
         return None

@@ -265,7 +265,7 @@ class Network:
         return int(self.manifest["n_nodes"])
 
     def projection(self) -> LocalProjection:
-        """The network's local projection."""
+        """Give the network's local projection."""
         return LocalProjection(self.manifest["lat0"], self.manifest["lon0"])
 
     def geometry_xy(self) -> tuple[np.ndarray, np.ndarray]:

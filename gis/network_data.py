@@ -164,7 +164,7 @@ def _empty_segments() -> Segments:
 
 
 def _facility_columns(spec: LayerSpec) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
-    """The SQL of a facility layer's category, name and kind (NULL where it has none)."""
+    """Give the SQL of a facility layer's category, name and kind (NULL where it has none)."""
     if not spec.class_field:
         msg = f"facility layer {spec.name!r} has no class_field to take categories from"
         raise ValueError(msg)

@@ -214,7 +214,7 @@ class Router:
         }
 
     def _direct_route(self, snap: Snap, t: FacilityTables, fac: int) -> dict:
-        """The piece of the origin's segment between the origin and facility ``fac`` on it."""
+        """Give the piece of the origin's segment between the origin and facility ``fac``."""
         e = snap.edge
         lo = int(self.offsets[e])
         fv, ft = int(t.fac_vertex[fac]), float(t.fac_fraction[fac])

@@ -94,7 +94,7 @@ DB_CHECK_S = 30.0
 
 
 def facility_categories() -> tuple[str, ...]:
-    """Every category a nearest-facility query accepts: office categories, waste-bin kinds."""
+    """List every category a nearest-facility query accepts (:data:`FACILITY_CATEGORIES`)."""
     return FACILITY_CATEGORIES
 
 
@@ -102,27 +102,33 @@ def facility_categories() -> tuple[str, ...]:
 
 
 def validate_point(lat, lon) -> tuple[float, float]:
-    """``(lat, lon)`` as floats in range, or :class:`InvalidInputError`."""
+    """Parse ``(lat, lon)`` as floats in range (:func:`gis.validate.point`).
+
+    Raises
+    ------
+    InvalidInputError
+        Not numbers, or out of range (``param`` ``lat`` or ``lon``).
+    """
     return validate.point(lat, lon)
 
 
 def validate_mode(mode) -> str:
-    """One of :data:`MODES`."""
+    """Check that ``mode`` is one of :data:`MODES`; :class:`InvalidInputError` if not."""
     return validate.choice(mode, "mode", MODES)
 
 
 def validate_category(category) -> str:
-    """One of :data:`FACILITY_CATEGORIES` (office categories, then waste-bin kinds)."""
+    """Check that ``category`` is one of :data:`FACILITY_CATEGORIES`."""
     return validate.choice(category, "category", FACILITY_CATEGORIES)
 
 
 def validate_k(k) -> int:
-    """How many facilities: 1 to :data:`MAX_K`."""
+    """Parse how many facilities to rank: 1 to :data:`MAX_K`."""
     return validate.integer(k, "k", minimum=1, maximum=MAX_K)
 
 
 def validate_minutes(minutes) -> list[float]:
-    """Isochrone limits: 1 to :data:`MAX_ISOCHRONES` values in (0, :data:`MAX_MINUTES`]."""
+    """Parse isochrone limits: 1 to :data:`MAX_ISOCHRONES` values in (0, :data:`MAX_MINUTES`]."""
     return validate.number_list(minutes, "minutes", low=0.0, high=MAX_MINUTES, most=MAX_ISOCHRONES)
 
 
@@ -170,8 +176,11 @@ def _db_lock(root: Path) -> threading.Lock:
 
 
 def _load(db_url: str, root: Path, *, check_db: bool) -> _Entry:
-    """A fresh entry for ``root`` (caller holds its lock): checked against the database first
-    when ``check_db`` (a new process, or a stale-looking cache), built when missing."""
+    """Load a fresh entry for ``root`` (the caller holds its lock).
+
+    It is checked against the database first when ``check_db`` (a new process, or a
+    stale-looking cache), and built when missing.
+    """
     if check_db or read_manifest(root) is None:
         rebuild_if_stale(db_url)
     now = time.monotonic()
@@ -180,7 +189,7 @@ def _load(db_url: str, root: Path, *, check_db: bool) -> _Entry:
 
 
 def _refresh(db_url: str, root: Path) -> _Entry:
-    """The entry for ``root``, loaded, or reloaded if the manifest changed (per-root lock)."""
+    """Give the entry for ``root``: loaded, or reloaded if the manifest changed (per-root lock)."""
     with _db_lock(root):
         entry = _routers.get(root)
         now = time.monotonic()
@@ -200,8 +209,10 @@ def _refresh(db_url: str, root: Path) -> _Entry:
 
 
 def _check_database(db_url: str, root: Path, entry: _Entry) -> None:
-    """Background: rebuild the cache if it no longer matches the database (see module doc).
-    Requests notice a rebuild through the manifest's modification time."""
+    """Rebuild the cache if it no longer matches the database (background; see module doc).
+
+    Requests notice a rebuild through the manifest's modification time.
+    """
     try:
         # Not under the per-database lock: queries must not wait for the scan. A build is
         # serialised with any other by the cache's file lock.
@@ -240,12 +251,29 @@ def join_checks(timeout_s: float = 60.0) -> None:
 
 
 def get_router(url: str | None = None, *, mode: str | None = None) -> Router:
-    """The process's router for the database at ``url`` (default: the configured one).
+    """Give the process's router for the database at ``url``.
 
     The first call checks the cache against the database and builds it if needed; later calls
     reload when the manifest changed (checked at most every :data:`RELOAD_CHECK_S` s), start a
     background database check at most every :data:`DB_CHECK_S` s, and build ``mode`` if the
     cache lacks it. Builds hold only this database's lock.
+
+    Parameters
+    ----------
+    url : str, optional
+        Database URL (default: the configured database).
+    mode : str, optional
+        A mode the caller needs; built if the cache lacks it.
+
+    Returns
+    -------
+    Router
+        The router; ``router.mode_graph(mode)`` gives a mode's graph for coverage analysis.
+
+    Raises
+    ------
+    NotFoundError
+        The database has no road network.
     """
     db_url = _resolve_url(url)
     root = cache_root(db_url)
@@ -280,6 +308,11 @@ def warm_routing(url: str) -> None:
 
     Called once per gunicorn worker after it starts. A database without a road network is
     logged and left for the first query to report.
+
+    Parameters
+    ----------
+    url : str
+        Database URL.
     """
     try:
         router = get_router(url)
@@ -290,7 +323,7 @@ def warm_routing(url: str) -> None:
 
 
 def clear_routers() -> None:
-    """Forget every loaded router (tests; after deleting a cache); waits for running checks."""
+    """Forget every loaded router (tests; after deleting a cache); wait for running checks."""
     join_checks()
     with _routers_lock:
         _routers.clear()
@@ -303,7 +336,11 @@ def clear_routers() -> None:
 def nearest_facilities(
     lat: float, lon: float, *, category: str, mode: str, k: int = 1, url: str | None = None
 ) -> dict:
-    """The ``k`` facilities of ``category`` reachable soonest from ``(lat, lon)`` by ``mode``.
+    """Find the ``k`` facilities of ``category`` reachable soonest from ``(lat, lon)``.
+
+    Both ends join the network on a segment (see :mod:`gis.router`): the times and distances
+    include the part-segments at both ends, and each route ends at its facility's point on
+    the road.
 
     Parameters
     ----------
@@ -321,9 +358,12 @@ def nearest_facilities(
     Returns
     -------
     dict
-        ``origin``, ``snapped`` (with ``distance_m``), ``mode``, ``category``, ``results``
-        (``rank``, ``facility``, ``travel_time_s``, ``distance_m``, ``route`` GeoJSON
-        LineString, ``segment_ids``) and ``unreachable`` (+ ``message``).
+        ``origin``; ``snapped`` (the origin's road point: ``lat``, ``lon``, ``distance_m``,
+        ``segment_id``, ``fraction``); ``mode``; ``category``; ``results``, each with
+        ``rank``, ``facility``, ``travel_time_s``, ``distance_m``, ``route`` (a GeoJSON
+        LineString from the origin's road point to the facility's), ``segment_ids`` and
+        ``facility_snap`` (the facility's road point, like ``snapped``, with the straight
+        ``distance_m`` from it to the facility); and ``unreachable`` (+ ``message``).
 
     Raises
     ------
@@ -344,7 +384,18 @@ def nearest_facilities(
 def isochrone(
     lat: float, lon: float, *, minutes: list[float], mode: str, url: str | None = None
 ) -> dict:
-    """Everything reachable from ``(lat, lon)`` within each of ``minutes``, by ``mode``.
+    """Draw what is reachable from ``(lat, lon)`` within each of ``minutes``, by ``mode``.
+
+    Parameters
+    ----------
+    lat, lon : float
+        Origin in degrees (WGS84).
+    minutes : list of float
+        1 to :data:`MAX_ISOCHRONES` travel times, each in (0, :data:`MAX_MINUTES`].
+    mode : str
+        ``walk``, ``motorcycle`` or ``car``.
+    url : str, optional
+        Database whose network to use (default: the configured database).
 
     Returns
     -------
@@ -352,6 +403,13 @@ def isochrone(
         A GeoJSON FeatureCollection, one Feature per value of ``minutes`` (largest first),
         with properties ``minutes``, ``mode``, ``reachable_nodes`` and a Polygon or
         MultiPolygon in EPSG:4326.
+
+    Raises
+    ------
+    InvalidInputError
+        Bad ``lat``, ``lon``, ``minutes`` or ``mode``.
+    UnprocessableError
+        The point is more than :data:`SNAP_LIMIT_M` metres from any road usable by ``mode``.
     """
     lat, lon = validate_point(lat, lon)
     mode = validate_mode(mode)

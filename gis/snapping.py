@@ -146,13 +146,14 @@ class Snap:
 
 
 class SnapGrid:
-    """Exact nearest-segment search: a uniform grid of cells listing the pieces (vertex pairs)
-    whose bounding box touches them, searched in rings around the query point.
+    """Exact nearest-segment search over a uniform grid of cells.
 
-    After the rings up to ``r`` are searched, every piece not yet seen lies at least
-    ``r * cell + (distance from the point to its own cell's edge)`` away, so the search stops
-    as soon as the best distance is below that bound: the answer is exact. Memory: a cell
-    pointer per cell (about one cell per piece) and a piece id per (piece, cell) pair.
+    Each cell lists the pieces (vertex pairs) whose bounding box touches it; a search visits
+    the cells in rings around the query point. After the rings up to ``r`` are searched,
+    every piece not yet seen lies at least ``r * cell + (distance from the point to its own
+    cell's edge)`` away, so the search stops as soon as the best distance is below that
+    bound: the answer is exact. Memory: a cell pointer per cell (about one cell per piece)
+    and a piece id per (piece, cell) pair.
 
     Parameters
     ----------
