@@ -110,6 +110,7 @@ def test_facilities_join_the_network_where_postgis_places_them(request, refs, db
         assert road_m < 1.0
 
 
+@pytest.mark.parametrize("mode", MODES)
 def test_k_nearest_agrees_with_networkx(hel, andorra, krems, refs, mode):
     cases = ((hel, "waste_basket", 7), (andorra, "health", 8), (krems, "health", 9))
     for url, category, seed in cases:
