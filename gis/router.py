@@ -189,10 +189,8 @@ class Router:
         for c, first, last in zip(codes, starts, stops, strict=True):
             # skip each segment's first vertex: it is the previous one's last
             idx.extend(range(first + 1, last) if c >= 0 else range(last - 2, first - 1, -1))
-        fe = int(t.fac_edge[fac])
+        fe, fv, ft, flon, flat, _ = t.point(fac)
         flo, fhi = int(self.offsets[fe]), int(self.offsets[fe + 1])
-        fv = int(t.fac_vertex[fac])
-        ft = float(t.fac_fraction[fac])
         if from_u:
             idx.extend(range(flo + 1, flo + fv + 1))
             end_m = ft * float(self.edge_len[fe])
@@ -201,7 +199,7 @@ class Router:
             end_m = (1.0 - ft) * float(self.edge_len[fe])
         coords = [[round(snap.lon, 7), round(snap.lat, 7)]]
         coords.extend(self.lonlat[idx].tolist())  # OSM coordinates: 7 decimals already
-        coords.append(self._fac_point(t, fac))
+        coords.append([round(flon, 7), round(flat, 7)])
         _drop_repeated_ends(coords)
         return {
             "distance_m": round(part_m + float(self.edge_len[ends].sum()) + end_m, 2),
@@ -217,14 +215,14 @@ class Router:
         """Give the piece of the origin's segment between the origin and facility ``fac``."""
         e = snap.edge
         lo = int(self.offsets[e])
-        fv, ft = int(t.fac_vertex[fac]), float(t.fac_fraction[fac])
+        _, fv, ft, flon, flat, _ = t.point(fac)
         if ft >= snap.fraction:
             idx = range(lo + snap.vertex + 1, lo + fv + 1)
         else:
             idx = range(lo + snap.vertex, lo + fv, -1)
         coords = [[round(snap.lon, 7), round(snap.lat, 7)]]
         coords.extend(self.lonlat[list(idx)].tolist())
-        coords.append(self._fac_point(t, fac))
+        coords.append([round(flon, 7), round(flat, 7)])
         _drop_repeated_ends(coords)
         return {
             "distance_m": round(abs(ft - snap.fraction) * float(self.edge_len[e]), 2),
@@ -232,15 +230,10 @@ class Router:
             "segment_ids": [int(self.edge_id[e])],
         }
 
-    @staticmethod
-    def _fac_point(t: FacilityTables, fac: int) -> list[float]:
-        lon, lat = t.fac_lonlat[fac].tolist()
-        return [round(lon, 7), round(lat, 7)]
-
     def _result(
         self, rank: int, fac: dict, time_s: float, route: dict, t: FacilityTables, i: int
     ) -> dict:
-        lon, lat = t.fac_lonlat[i].tolist()
+        e, _, fraction, lon, lat, snap_m = t.point(i)
         return {
             "rank": rank,
             "facility": fac,
@@ -251,9 +244,9 @@ class Router:
             "facility_snap": {
                 "lat": round(lat, 7),
                 "lon": round(lon, 7),
-                "distance_m": round(float(t.fac_snap_m[i]), 2),
-                "segment_id": int(self.edge_id[int(t.fac_edge[i])]),
-                "fraction": float(t.fac_fraction[i]),
+                "distance_m": round(snap_m, 2),
+                "segment_id": int(self.edge_id[e]),
+                "fraction": fraction,
             },
         }
 
@@ -304,7 +297,7 @@ class Router:
         if on_edge:
             g = self.mode_graph(mode)
             for i in on_edge:
-                along = g.along_s(snap.edge, snap.fraction, float(t.fac_fraction[i]))
+                along = g.along_s(snap.edge, snap.fraction, t.point(i)[2])
                 if along < best_s:
                     best_s, direct = along, i
         if direct >= 0:
@@ -325,8 +318,11 @@ class Router:
 
     def _enters_from_u(self, mode: str, t: FacilityTables, fac: int, node: int) -> bool:
         """Whether the last hop into facility ``fac`` from ``node`` starts at its ``u``."""
-        g = self.mode_graph(mode)
-        ways = g.entries(int(t.fac_edge[fac]), float(t.fac_fraction[fac]))
+        e, _, fraction, _, _, _ = t.point(fac)
+        u, v = int(self.edge_u[e]), int(self.edge_v[e])
+        if u != v:
+            return node == u
+        ways = self.mode_graph(mode).entries(e, fraction)  # a loop: the cheaper way round
         return min((w for w in ways if w[0] == node), key=lambda w: w[1])[2]
 
     def rank_facilities(

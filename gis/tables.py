@@ -80,6 +80,7 @@ class FacilityTables:
     fac_lonlat: np.ndarray
     fac_snap_m: np.ndarray
     _by_edge: dict[int, list[int]] | None = field(default=None, repr=False, compare=False)
+    _points: list[tuple] | None = field(default=None, repr=False, compare=False)
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         """Name each array for the cache: ``<prefix>.<suffix>`` (see :data:`TABLE_ARRAYS`).
@@ -128,6 +129,31 @@ class FacilityTables:
     def on_network(self) -> np.ndarray:
         """Boolean mask of the facilities that joined the network."""
         return np.asarray(self.fac_edge) >= 0
+
+    def point(self, i: int) -> tuple[int, int, float, float, float, float]:
+        """Give facility ``i``'s road point as plain numbers (fast on the query path).
+
+        Returns
+        -------
+        tuple
+            ``(edge, vertex, fraction, lon, lat, snap_m)``; ``edge`` -1 off the network.
+        """
+        points = self._points
+        if points is None:
+            lonlat = np.asarray(self.fac_lonlat).tolist()
+            points = [
+                (e, v, f, lon, lat, d)
+                for e, v, f, (lon, lat), d in zip(
+                    np.asarray(self.fac_edge).tolist(),
+                    np.asarray(self.fac_vertex).tolist(),
+                    np.asarray(self.fac_fraction).tolist(),
+                    lonlat,
+                    np.asarray(self.fac_snap_m).tolist(),
+                    strict=True,
+                )
+            ]
+            self._points = points
+        return points[i]
 
     def on_edge(self, e: int) -> list[int]:
         """List the facilities whose road point lies on segment ``e``."""
