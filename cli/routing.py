@@ -41,7 +41,7 @@ def nearest(
 
     lat_f, lon_f = routing.validate_point(lat, lon)
     k_int = routing.validate_k(k)
-    result = routing.nearest(lat_f, lon_f, category=category, mode=mode, k=k_int, url=obj.url)
+    result = routing.nearest_facilities(lat_f, lon_f, category=category, mode=mode, k=k_int, url=obj.url)
     if as_json:
         echo_json(result)
         return
@@ -58,7 +58,8 @@ def nearest(
         name = fac["name"] or f"{fac['layer']} {fac['id']}"
         click.echo(
             f"{r['rank']:>2}. {name} [{fac['kind']}]  {format_duration(r['travel_time_s'])}  "
-            f"{r['distance_m'] / 1000:.2f} km  ({len(r['segment_ids'])} road segments)"
+            f"{r['distance_m'] / 1000:.2f} km  ({len(r['segment_ids'])} road segments; "
+            f"the route ends {r['facility_snap']['distance_m']:.0f} m from it)"
         )
     if result.get("message"):
         click.echo(result["message"])

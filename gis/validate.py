@@ -24,12 +24,12 @@ _FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 
 
 def bad(param: str, message: str) -> InvalidInputError:
-    """The error for a bad value of ``param``."""
+    """Make the error for a bad value of ``param``."""
     return InvalidInputError(message, code=CODE, param=param)
 
 
 def number(raw: object, param: str) -> float:
-    """A finite number from ``raw`` (a decimal string, an int or a float).
+    """Parse a finite number from ``raw`` (a decimal string, an int or a float).
 
     Parameters
     ----------
@@ -54,7 +54,7 @@ def number(raw: object, param: str) -> float:
 
 
 def integer(raw: object, param: str, *, minimum: int, maximum: int) -> int:
-    """A whole number in ``[minimum, maximum]`` from a digit string or an int."""
+    """Parse a whole number in ``[minimum, maximum]`` from a digit string or an int."""
     if isinstance(raw, bool):
         raw = None
     if isinstance(raw, int):
@@ -71,7 +71,7 @@ def integer(raw: object, param: str, *, minimum: int, maximum: int) -> int:
 
 
 def in_range(raw: object, param: str, low: float, high: float) -> float:
-    """A number in ``[low, high]``."""
+    """Parse a number in ``[low, high]``."""
     value = number(raw, param)
     if not low <= value <= high:
         msg = f"'{param}' must be between {low:g} and {high:g}, got {raw!r}."
@@ -112,9 +112,11 @@ def bbox(raw: object, param: str = "bbox") -> tuple[float, float, float, float]:
 def number_list(
     raw: object, param: str, *, low: float, high: float, most: int, low_open: bool = True
 ) -> list[float]:
-    """One or more numbers (a comma-separated string, a number or a sequence), each in
-    ``(low, high]`` (``[low, high]`` when not ``low_open``), at most ``most`` of them; sorted
-    largest first, duplicates removed."""
+    """Parse one or more numbers: a comma-separated string, a number or a sequence.
+
+    Each must be in ``(low, high]`` (``[low, high]`` when not ``low_open``), at most ``most``
+    of them; they come back sorted largest first, duplicates removed.
+    """
     if isinstance(raw, str):
         items: Sequence[object] = raw.split(",")
     elif isinstance(raw, int | float) and not isinstance(raw, bool):

@@ -19,15 +19,11 @@ from flask import Blueprint, Response, jsonify, request
 from gis.errors import NotFoundError, UnprocessableError
 from gis.routing import MAX_K, MODES
 from gis.routing import isochrone as route_isochrone
+from gis.routing import nearest_facilities
 from layers.registry import LAYERS, get_layer
 from web import errors, features, params
 from web.db import DatabaseUnavailable, app_database_url, cursor
 from web.i18n import current_lang
-
-try:
-    from gis.routing import nearest_facilities  # type: ignore[attr-defined]
-except ImportError:  # part A renames gis.routing.nearest; drop this fallback at the merge
-    from gis.routing import nearest as nearest_facilities
 
 logger = logging.getLogger(__name__)
 

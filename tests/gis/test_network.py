@@ -1,57 +1,41 @@
-"""Network build: costs per mode, write-back to PostGIS, the memory-mapped cache, staleness.
-
-Expected values come from the cost model as the issue and :mod:`gis.network`'s docstring state
-it (class speeds, maxspeed, one-way, condition factors), recomputed here row by row, and from
-networkx over the columns read back from PostGIS.
-"""
+"""Network builds: staleness, rebuilds, facility refreshes, one mode at a time, the CLI."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import threading
 import time
 
-import networkx as nx
-import numpy as np
 import psycopg2
 import pytest
-from psycopg2 import sql
 
 from gis import network, routing
 from gis.db import libpq_url
 from gis.network import (
     CONDITION_FACTORS,
-    MODES,
     PROFILES,
     build_network,
     cache_root,
-    database_key,
-    edge_costs,
-    load_network,
     network_status,
-    parse_maxspeed_kph,
     read_manifest,
     rebuild_if_stale,
+    refresh_facilities,
 )
 from ingest.osm import ingest_osm_file
 from tests.conftest import shared_file
-from tests.gis.helpers import drop_routed_db, query, recreate_keeping_cache, routed_db
+from tests.gis.helpers import (
+    drop_routed_db,
+    query,
+    random_origins,
+    recreate_keeping_cache,
+    routed_db,
+)
+from tests.gis.reference import Reference, place_of
 
 
 def _new_db(server_url, template_db, name, pbf="osm/helsinki.osm.pbf"):
     return routed_db(server_url, template_db, name, pbf, build=False)
-
-
-@pytest.fixture(scope="module")
-def built(server_url, template_db):
-    """Helsinki, ingested and built with every mode; not modified by its users."""
-    name = f"sigap_test_net_{os.getpid()}"
-    url = _new_db(server_url, template_db, name)
-    build_network(url, progress=False)
-    yield url
-    drop_routed_db(server_url, url, name)
 
 
 @pytest.fixture
@@ -61,188 +45,6 @@ def own_db(server_url, template_db):
     url = _new_db(server_url, template_db, name)
     yield url
     drop_routed_db(server_url, url, name)
-
-
-# --- the cost model -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "kph"),
-    [
-        ("50", 50.0),
-        ("30 mph", 30 * 1.609344),
-        ("50;30", 30.0),
-        ("80 km/h", 80.0),
-        ("walk", 6.0),
-        ("RU:urban", None),
-        ("none", None),
-        ("signals", None),
-        ("0", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_parse_maxspeed(raw, kph):
-    got = parse_maxspeed_kph(raw)
-    assert got == (None if kph is None else pytest.approx(kph))
-
-
-def test_mode_access_and_conditions():
-    highway = ["footway", "path", "steps", "motorway", "residential", "residential", "residential"]
-    maxspeed = [None] * 7
-    condition = ["baik"] * 5 + ["rusak_berat", "tidak_dapat_dilalui"]
-    length = np.full(7, 100.0)
-    walk, moto, car = (edge_costs(m, highway, maxspeed, length, condition) for m in MODES)
-    # footway and steps: walking only; path: walking and motorcycle (gang), not cars
-    assert not math.isnan(walk[0]) and math.isnan(moto[0]) and math.isnan(car[0])
-    assert not math.isnan(walk[1]) and not math.isnan(moto[1]) and math.isnan(car[1])
-    assert not math.isnan(walk[2]) and math.isnan(moto[2]) and math.isnan(car[2])
-    assert walk[2] > walk[0]  # steps are slower than a footway
-    # motorways: cars only (motorcycles are banned from Indonesian toll roads)
-    assert math.isnan(walk[3]) and math.isnan(moto[3]) and not math.isnan(car[3])
-    # rusak berat is much slower; tidak dapat dilalui is gone for every mode
-    assert car[5] >= 2 * car[4] and moto[5] >= 2 * moto[4] and walk[5] > walk[4]
-    assert all(math.isnan(c[6]) for c in (walk, moto, car))
-    # walking: 100 m at the documented walking speed
-    assert walk[0] == pytest.approx(100 / (PROFILES["walk"].speeds_kph["footway"] / 3.6))
-
-
-def test_maxspeed_is_used_and_capped_for_vehicles_not_walking():
-    highway = ["primary", "primary", "primary"]
-    maxspeed = ["80", "300", None]
-    length = np.full(3, 1000.0)
-    cond = ["baik"] * 3
-    car = edge_costs("car", highway, maxspeed, length, cond)
-    assert car[0] == pytest.approx(1000 / (80 / 3.6))
-    assert car[1] == pytest.approx(1000 / (PROFILES["car"].max_speed_kph / 3.6))
-    assert car[2] == pytest.approx(1000 / (PROFILES["car"].speeds_kph["primary"] / 3.6))
-    walk = edge_costs("walk", highway, maxspeed, length, cond)
-    assert walk[0] == walk[1] == walk[2]
-
-
-def _expected_cost(mode, highway, maxspeed, length_m, condition):
-    """The documented cost model, restated row by row."""
-    p = PROFILES[mode]
-    if highway not in p.speeds_kph:
-        return None
-    factor = CONDITION_FACTORS[mode].get(condition, 1.0)
-    if factor is None:
-        return None
-    speed = p.speeds_kph[highway]
-    if p.use_maxspeed and parse_maxspeed_kph(maxspeed):
-        speed = parse_maxspeed_kph(maxspeed)
-    speed = min(speed, p.max_speed_kph)
-    return max(length_m / (speed / 3.6) / factor, 0.001)
-
-
-def test_costs_written_back_follow_the_model(built):
-    rows = query(
-        built,
-        "SELECT highway, maxspeed, length_m, condition, oneway, cost_walk_s, cost_motorcycle_s, "
-        "cost_car_s FROM road_segment",
-    )
-    assert len(rows) == 4671
-    for highway, maxspeed, length, condition, _, *costs in rows:
-        for mode, got in zip(MODES, costs, strict=True):
-            want = _expected_cost(mode, highway, maxspeed, length, condition)
-            if want is None:
-                assert got is None, (mode, highway, condition)
-            else:
-                assert got == pytest.approx(want, rel=1e-9), (mode, highway, maxspeed)
-    counts = query(
-        built,
-        "SELECT count(cost_walk_s), count(cost_motorcycle_s), count(cost_car_s), "
-        "count(*) FILTER (WHERE highway = 'footway' AND cost_car_s IS NOT NULL) "
-        "FROM road_segment",
-    )[0]
-    assert counts[0] > counts[1] > counts[2] > 0 and counts[3] == 0
-
-
-# --- the cached arrays ----------------------------------------------------------------------
-
-
-def _db_edges(url: str, mode: str) -> dict[tuple[int, int], float]:
-    """Directed edges of a mode from the database columns: (u, v) -> cheapest cost."""
-    rows = query(
-        url,
-        sql.SQL("SELECT u, v, oneway, {} FROM road_segment WHERE {} IS NOT NULL").format(
-            sql.Identifier(f"cost_{mode}_s"), sql.Identifier(f"cost_{mode}_s")
-        ),
-    )
-    out: dict[tuple[int, int], float] = {}
-    for u, v, oneway, cost in rows:
-        if u == v:
-            continue
-        pairs = [(u, v)] if (oneway and mode != "walk") else [(u, v), (v, u)]
-        for pair in pairs:
-            out[pair] = min(out.get(pair, math.inf), cost)
-    return out
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_adjacency_equals_the_database_edges(built, mode):
-    net = load_network(cache_root(built))
-    a = net.arrays
-    osm = a["node_osm_id"]
-    indptr, indices, weight = a[f"{mode}.indptr"], a[f"{mode}.indices"], a[f"{mode}.weight"]
-    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-    ours = {
-        (int(osm[r]), int(osm[c])): float(w) for r, c, w in zip(rows, indices, weight, strict=True)
-    }
-    want = _db_edges(built, mode)
-    assert ours.keys() == want.keys()
-    assert all(ours[k] == pytest.approx(want[k], rel=1e-12) for k in want)
-    # segment codes point at a segment joining the same nodes, in the travelled direction
-    code = a[f"{mode}.edge"]
-    e = np.where(code >= 0, code, ~code)
-    tail = np.where(code >= 0, a["edge_u"][e], a["edge_v"][e])
-    head = np.where(code >= 0, a["edge_v"][e], a["edge_u"][e])
-    assert np.array_equal(tail, rows) and np.array_equal(head, indices)
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_nearest_table_equals_networkx_multi_source(built, mode):
-    net = load_network(cache_root(built))
-    a = net.arrays
-    osm = a["node_osm_id"]
-    graph = nx.DiGraph()
-    for (u, v), w in _db_edges(built, mode).items():
-        graph.add_edge(u, v, weight=w)
-    fac_osm = {int(osm[n]) for n in a[f"{mode}.health.fac_node"] if n >= 0}
-    dist = nx.multi_source_dijkstra_path_length(graph.reverse(copy=False), fac_osm)
-    table = a[f"{mode}.health.dist"]
-    finite = np.flatnonzero(np.isfinite(table))
-    assert {int(osm[i]) for i in finite} == {n for n in dist if n in set(osm.tolist())}
-    for i in finite:
-        assert table[i] == pytest.approx(dist[int(osm[i])], rel=1e-6)  # stored as float32
-    # facilities sit on the largest strongly connected component of the mode
-    main = max(nx.strongly_connected_components(graph), key=len)
-    assert fac_osm <= main
-
-
-def test_cache_is_memory_mapped_and_keyed_by_database(built, server_url):
-    root = cache_root(built)
-    manifest = read_manifest(root)
-    assert manifest and set(manifest["modes"]) == set(MODES)
-    assert (root / manifest["version"] / "car.indptr.npy").is_file()
-    net = load_network(root)
-    indptr = net.arrays["car.indptr"]
-    assert not indptr.flags.writeable  # a read-only map shared by every process
-    assert isinstance(indptr.base, np.memmap) or type(indptr.base).__name__ == "mmap"
-    weight = net.arrays["car.weight"]
-    original = float(weight[0])
-    weight[0] = original + 1.0  # copy-on-write: private to this process
-    again = load_network(root, writable_weights=False)
-    assert float(again.arrays["car.weight"][0]) == original
-    # keys: one cache per database, never shared, no credentials in the path
-    other = built.rsplit("/", 1)[0] + "/some_other_db"
-    assert database_key(other) != database_key(built)
-    with_password = built.replace("postgres@", "postgres:s3cret@")
-    assert database_key(with_password) == database_key(built)
-    assert "s3cret" not in str(cache_root(with_password))
-
-
-# --- staleness and rebuilds -----------------------------------------------------------------
 
 
 def test_stamps_detect_road_and_facility_changes(own_db):
@@ -347,7 +149,7 @@ def test_cost_model_change_marks_the_cache_stale(own_db, monkeypatch):
     assert read_manifest(cache_root(url)) is None  # a cache of another model is not used
     # a new process's first query rebuilds with the current model
     routing.clear_routers()
-    res = routing.nearest(60.1699, 24.9384, category="health", mode="car", url=url)
+    res = routing.nearest_facilities(60.1699, 24.9384, category="health", mode="car", url=url)
     assert res["results"]
     assert not network_status(url)["stale"]
     after = dict(query(url, f"SELECT id, cost_car_s {rows}"))
@@ -362,7 +164,9 @@ def test_recreated_database_does_not_use_the_old_cache(server_url, template_db, 
     hel_point = (60.1699, 24.9384)
     try:
         routing.clear_routers()
-        assert routing.nearest(*hel_point, category="health", mode="car", url=url)["results"]
+        assert routing.nearest_facilities(*hel_point, category="health", mode="car", url=url)[
+            "results"
+        ]
         old = read_manifest(root)
         # Same name, other data (Andorra); the Helsinki cache stays on disk under the same key.
         recreate_keeping_cache(server_url, url, name, template_db)
@@ -383,7 +187,7 @@ def test_recreated_database_does_not_use_the_old_cache(server_url, template_db, 
         monkeypatch.setattr(routing, "DB_CHECK_S", 0.0)
         routing.get_router(url)
         routing.join_checks()
-        res = routing.nearest(lat, lon, category="health", mode="car", url=url)
+        res = routing.nearest_facilities(lat, lon, category="health", mode="car", url=url)
         assert res["results"]
         new = read_manifest(root)
         assert new["stamps"]["database"] != old["stamps"]["database"]
@@ -405,7 +209,7 @@ def test_recreated_database_does_not_use_the_old_cache(server_url, template_db, 
         recreate_keeping_cache(server_url, url, name, template_db)
         ingest_osm_file(shared_file("osm/helsinki.osm.pbf"), url, progress=False)
         routing.clear_routers()
-        res = routing.nearest(*hel_point, category="health", mode="car", url=url)
+        res = routing.nearest_facilities(*hel_point, category="health", mode="car", url=url)
         assert res["results"] and res["snapped"]["distance_m"] < 100
         assert not network_status(url)["stale"]
     finally:
@@ -418,11 +222,44 @@ def test_build_one_mode_then_a_query_builds_the_rest(own_db):
     counts = query(url, "SELECT count(cost_walk_s), count(cost_car_s) FROM road_segment")[0]
     assert counts[0] > 0 and counts[1] == 0
     assert list(read_manifest(cache_root(url))["modes"]) == ["walk"]
-    res = routing.nearest(60.1699, 24.9384, category="health", mode="car", url=url)
+    res = routing.nearest_facilities(60.1699, 24.9384, category="health", mode="car", url=url)
     assert res["results"]
     assert set(read_manifest(cache_root(url))["modes"]) == {"walk", "car"}
     ((n,),) = query(url, "SELECT count(cost_car_s) FROM road_segment")
     assert n > 0
+
+
+def _route_for(url: str, lat: float, lon: float, mode: str, category: str = "health") -> dict:
+    routing.clear_routers()
+    return routing.nearest_facilities(lat, lon, category=category, mode=mode, url=url)
+
+
+def test_facility_change_refreshes_the_table(hel_mutable):
+    url = hel_mutable
+    ref = Reference(url, "walk")
+    lat, lon = random_origins(ref, 1, 5)[0]
+    before = _route_for(url, lat, lon, "walk", "fire")
+    # A new fire station at the snapped point's segment end: now the nearest.
+    node = ref.seg[before["snapped"]["segment_id"]][1]
+    x, y = ref.coord[node]
+    query(
+        url,
+        "INSERT INTO office (source, source_id, category, name, kind, geom) VALUES "
+        "('test', 'new-fire', 'fire', 'Pos Damkar Baru', 'amenity=fire_station', "
+        "ST_SetSRID(ST_MakePoint(%s, %s), 4326))",
+        (x, y),
+    )
+    status = network_status(url)
+    assert status["facilities_changed"] and not status["roads_changed"]
+    refresh_facilities(url, progress=False)
+    assert not network_status(url)["stale"]
+    after = _route_for(url, lat, lon, "walk", "fire")
+    best = after["results"][0]
+    assert best["facility"]["name"] == "Pos Damkar Baru"
+    assert best["travel_time_s"] < before["results"][0]["travel_time_s"]
+    assert best["facility_snap"]["distance_m"] < 0.5  # it stands on the road
+    want = Reference(url, "walk").times_from(place_of(after["snapped"]), "fire")
+    assert best["travel_time_s"] == pytest.approx(min(want.values()), abs=0.5)
 
 
 def test_cli_build_and_ingest_refresh(own_db, monkeypatch):

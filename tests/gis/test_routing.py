@@ -1,501 +1,31 @@
-"""Routing queries against real extracts, checked against independent computations.
-
-The reference side reads only PostGIS: the ``cost_*_s`` columns, ``u``/``v``/``oneway`` and the
-geometries of ``road_segment`` and the facility tables. From those it builds a networkx graph
-(one-way binds motorcycle and car, never walking), snaps facilities to the nearest node of the
-largest strongly connected component by great-circle distance, and runs networkx's Dijkstra.
-Snapping is checked against PostGIS geography distances.
-"""
+"""The public routing API: validation, the per-process router cache, warming, the CLI."""
 
 from __future__ import annotations
 
-import math
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import networkx as nx
-import numpy as np
 import pytest
-import shapely
-from psycopg2 import sql
-from shapely.geometry import Point, shape
 
 from gis import routing
 from gis.errors import InvalidInputError, NotFoundError, UnprocessableError
-from gis.network import build_network, drop_cache, network_status, refresh_facilities
-from tests.gis.helpers import drop_routed_db, query, routed_db
+from gis.network import MODES, build_network, drop_cache, network_status
+from tests.gis.helpers import drop_routed_db, query, random_origins, routed_db
+from tests.gis.reference import Reference
 
-MODES = ("walk", "motorcycle", "car")
-ONEWAY_MODES = {"motorcycle", "car"}
-R_EARTH_M = 6_371_008.8
 SIGAP = str(Path(sys.executable).with_name("sigap"))
-
-
-# --- databases ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def hel(server_url, template_db):
-    """Helsinki, ingested and built; not modified by the tests that use it."""
-    name = f"sigap_test_route_hel_{os.getpid()}"
-    url = routed_db(server_url, template_db, name, "osm/helsinki.osm.pbf")
-    yield url
-    drop_routed_db(server_url, url, name)
-
-
-@pytest.fixture(scope="module")
-def andorra(server_url, template_db):
-    """Andorra, ingested and built; not modified by the tests that use it."""
-    name = f"sigap_test_route_and_{os.getpid()}"
-    url = routed_db(server_url, template_db, name, "osm/andorra.osm.pbf")
-    yield url
-    drop_routed_db(server_url, url, name)
-
-
-@pytest.fixture
-def hel_mutable(server_url, template_db):
-    """A Helsinki database of this test's own, which it may change."""
-    name = f"sigap_test_route_mut_{os.getpid()}"
-    url = routed_db(server_url, template_db, name, "osm/helsinki.osm.pbf")
-    yield url
-    drop_routed_db(server_url, url, name)
-
-
-def cost_column(mode: str) -> sql.Identifier:
-    return sql.Identifier(f"cost_{mode}_s")
-
-
-# --- the independent reference --------------------------------------------------------------
-
-
-def haversine_m(lon1, lat1, lon2, lat2) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * R_EARTH_M * math.asin(math.sqrt(a))
-
-
-class Reference:
-    """One mode's network as networkx sees it, from PostGIS columns only."""
-
-    def __init__(self, url: str, mode: str) -> None:
-        self.url, self.mode = url, mode
-        rows = query(
-            url,
-            sql.SQL(
-                "SELECT id, u, v, oneway, {}, length_m, "
-                "ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom)), "
-                "ST_X(ST_EndPoint(geom)), ST_Y(ST_EndPoint(geom)) FROM road_segment"
-            ).format(cost_column(mode)),
-        )
-        self.seg = {}
-        self.coord = {}
-        self.graph = nx.DiGraph()
-        for sid, u, v, oneway, cost, length, x0, y0, x1, y1 in rows:
-            self.seg[sid] = (u, v, oneway, cost, length)
-            self.coord[u] = (x0, y0)
-            self.coord[v] = (x1, y1)
-            if cost is None or u == v:
-                continue
-            self._add(u, v, cost)
-            if mode not in ONEWAY_MODES or not oneway:
-                self._add(v, u, cost)
-        self.main = max(nx.strongly_connected_components(self.graph), key=len)
-        self._to_facility: dict[str, tuple] = {}
-
-    def _add(self, a, b, cost) -> None:
-        if not self.graph.has_edge(a, b) or self.graph[a][b]["weight"] > cost:
-            self.graph.add_edge(a, b, weight=cost)
-
-    def allowed(self, sid: int, a, b) -> bool:
-        """May this mode travel segment ``sid`` from node ``a`` to node ``b``?"""
-        u, v, oneway, cost, _ = self.seg[sid]
-        if cost is None:
-            return False
-        if (a, b) == (u, v):
-            return True
-        return (a, b) == (v, u) and (self.mode not in ONEWAY_MODES or not oneway)
-
-    def facilities(self, category: str) -> dict[int, int]:
-        """Facility id -> its node: the nearest node of the largest SCC (great circle), for
-        facilities within the documented snap limit of it (the others are off the network)."""
-        if category in ("waste_basket", "waste_disposal", "recycling"):
-            rows = query(
-                self.url,
-                "SELECT id, ST_X(geom), ST_Y(geom) FROM waste_bin WHERE kind = %s",
-                (category,),
-            )
-        else:
-            rows = query(
-                self.url,
-                "SELECT id, ST_X(geom), ST_Y(geom) FROM office WHERE category = %s",
-                (category,),
-            )
-        nodes = list(self.main)
-        xy = np.array([self.coord[n] for n in nodes])
-        out = {}
-        for fid, lon, lat in rows:
-            d = [haversine_m(lon, lat, x, y) for x, y in xy]
-            if min(d) <= routing.SNAP_LIMIT_M:
-                out[fid] = nodes[int(np.argmin(d))]
-        return out
-
-    def to_facility(self, category: str):
-        """networkx multi-source Dijkstra on the reversed graph: node -> (time, facility node)."""
-        if category not in self._to_facility:
-            fac = self.facilities(category)
-            rev = self.graph.reverse(copy=False)
-            dist, paths = nx.multi_source_dijkstra(rev, set(fac.values()), weight="weight")
-            self._to_facility[category] = (fac, dist, paths)
-        return self._to_facility[category]
-
-    def offsets(self, sid: int, fraction: float) -> list[tuple[int, float]]:
-        """(node, seconds) for each end a traveller on segment ``sid`` at ``fraction`` may
-        move to."""
-        u, v, oneway, cost, _ = self.seg[sid]
-        out = [(v, (1 - fraction) * cost)]
-        if self.mode not in ONEWAY_MODES or not oneway:
-            out.append((u, fraction * cost))
-        return out
-
-    def from_origin(self, sid: int, fraction: float) -> dict:
-        """networkx single-source Dijkstra from a virtual origin node on segment ``sid``."""
-        g = self.graph
-        for node, off in self.offsets(sid, fraction):
-            if not g.has_edge("O", node) or g["O"][node]["weight"] > off:
-                g.add_edge("O", node, weight=off)
-        try:
-            return nx.single_source_dijkstra_path_length(g, "O", weight="weight")
-        finally:
-            g.remove_node("O")
-
-
-@pytest.fixture(scope="module")
-def refs():
-    cache: dict[tuple[str, str], Reference] = {}
-
-    def get(url: str, mode: str) -> Reference:
-        if (url, mode) not in cache:
-            cache[(url, mode)] = Reference(url, mode)
-        return cache[(url, mode)]
-
-    return get
-
-
-def random_origins(ref: Reference, n: int, seed: int) -> list[tuple[float, float]]:
-    """Points up to ~250 m from random nodes of the mode's network."""
-    rng = np.random.default_rng(seed)
-    nodes = sorted(ref.graph.nodes)
-    out = []
-    for i in rng.choice(len(nodes), n, replace=False):
-        lon, lat = ref.coord[nodes[i]]
-        dist, bearing = rng.uniform(0, 250), rng.uniform(0, 2 * math.pi)
-        dlat = dist * math.cos(bearing) / 111_195.0
-        dlon = dist * math.sin(bearing) / (111_195.0 * math.cos(math.radians(lat)))
-        out.append((lat + dlat, lon + dlon))
-    return out
-
-
-def utm_srid(lon: float) -> int:
-    return 32600 + int((lon + 180) // 6) + 1
-
-
-def check_snap(ref: Reference, lat: float, lon: float, snapped: dict) -> None:
-    """Our snap agrees with PostGIS: same distance to the nearest usable segment, the point
-    lies on the reported segment at the reported fraction."""
-    (min_m,) = query(
-        ref.url,
-        sql.SQL(
-            "SELECT min(ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)"
-            "::geography)) FROM road_segment WHERE {} IS NOT NULL"
-        ).format(cost_column(ref.mode)),
-        (lon, lat),
-    )[0]
-    assert snapped["distance_m"] == pytest.approx(min_m, rel=0.01, abs=1.0)
-    srid = utm_srid(lon)
-    on_m, frac, length = query(
-        ref.url,
-        "SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography),"
-        " ST_LineLocatePoint(ST_Transform(geom, %s), "
-        "  ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s)), length_m "
-        "FROM road_segment WHERE id = %s",
-        (
-            snapped["lon"],
-            snapped["lat"],
-            srid,
-            snapped["lon"],
-            snapped["lat"],
-            srid,
-            snapped["segment_id"],
-        ),
-    )[0]
-    assert on_m < 0.5
-    assert abs(frac - snapped["fraction"]) * length < 1.0
-
-
-def check_route(ref: Reference, result: dict, snapped: dict, fac_node) -> None:
-    """The route is connected, allowed for the mode, starts on the snapped segment, ends at
-    the facility's node, and its summed cost and length equal what was reported."""
-    ids = result["segment_ids"]
-    assert ids[0] == snapped["segment_id"]
-    u0, v0, _, cost0, len0 = ref.seg[ids[0]]
-    f = snapped["fraction"]
-    # Leave the first segment forwards through v0 or, unless one-way binds, backwards
-    # through u0 (on a loop, u0 == v0 and both are possible).
-    exits = [(v0, (1 - f) * cost0, (1 - f) * len0)]
-    if not (ref.mode in ONEWAY_MODES and ref.seg[ids[0]][2]):
-        exits.append((u0, f * cost0, f * len0))
-    touching = {fac_node} if len(ids) == 1 else set(ref.seg[ids[1]][:2])
-    exits = [e for e in exits if e[0] in touching]
-    assert exits, "the first segment does not touch the rest of the route"
-    candidates = []
-    for exit_node, part_s, part_m in exits:
-        node, total_s, total_m, ok = exit_node, part_s, part_m, True
-        for sid in ids[1:]:
-            u, v, _, cost, length = ref.seg[sid]
-            other = v if node == u else (u if node == v else None)
-            if other is None or not ref.allowed(sid, node, other):
-                ok = False
-                break
-            node, total_s, total_m = other, total_s + cost, total_m + length
-        if ok and node == fac_node:
-            candidates.append((total_s, total_m))
-    assert candidates, "the route is not a connected, allowed path to the facility"
-    assert any(
-        t == pytest.approx(result["travel_time_s"], abs=2e-3)
-        and m == pytest.approx(result["distance_m"], abs=2e-2)
-        for t, m in candidates
-    ), (candidates, result["travel_time_s"], result["distance_m"])
-    coords = result["route"]["coordinates"]
-    assert coords[0] == pytest.approx([snapped["lon"], snapped["lat"]], abs=1e-6)
-    assert coords[-1] == pytest.approx(list(ref.coord[fac_node]), abs=1e-6)
-
-
-CASES = [
-    ("hel", "health", 0),
-    ("hel", "waste_basket", 1),
-    ("andorra", "health", 2),
-    ("andorra", "police", 3),
-]
-
-
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize(("db", "category", "seed"), CASES)
-def test_nearest_agrees_with_networkx(request, refs, db, category, seed, mode):
-    url = request.getfixturevalue(db)
-    ref = refs(url, mode)
-    fac, dist, _ = ref.to_facility(category)
-    fac_node_of = dict(fac)
-    reached = 0
-    for lat, lon in random_origins(ref, 24, seed):
-        res = routing.nearest(lat, lon, category=category, mode=mode, url=url)
-        snapped = res["snapped"]
-        check_snap(ref, lat, lon, snapped)
-        expected = min(
-            (
-                off + dist[node]
-                for node, off in ref.offsets(snapped["segment_id"], snapped["fraction"])
-                if node in dist
-            ),
-            default=math.inf,
-        )
-        if math.isinf(expected):
-            assert res["unreachable"] and res["results"] == [] and res["message"]
-            continue
-        reached += 1
-        assert not res["unreachable"]
-        (best,) = res["results"]
-        assert best["rank"] == 1
-        assert best["travel_time_s"] == pytest.approx(expected, rel=1e-6, abs=2e-3)
-        fid = best["facility"]["id"]
-        assert best["facility"]["category"] == category
-        # the facility returned is one at the best time (ties may pick either)
-        assert dist[fac_node_of[fid]] <= expected + 1e-6
-        check_route(ref, best, snapped, fac_node_of[fid])
-    assert reached >= 16, "too few origins could reach a facility to test anything"
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_k_nearest_agrees_with_networkx(hel, andorra, refs, mode):
-    for url, category, seed in ((hel, "waste_basket", 7), (andorra, "health", 8)):
-        ref = refs(url, mode)
-        fac, _, _ = ref.to_facility(category)
-        for lat, lon in random_origins(ref, 8, seed):
-            res = routing.nearest(lat, lon, category=category, mode=mode, k=3, url=url)
-            snapped = res["snapped"]
-            lengths = ref.from_origin(snapped["segment_id"], snapped["fraction"])
-            times = sorted(lengths[n] for n in fac.values() if n in lengths)[:3]
-            got = [r["travel_time_s"] for r in res["results"]]
-            assert [r["rank"] for r in res["results"]] == list(range(1, len(got) + 1))
-            assert got == pytest.approx(times, rel=1e-6, abs=2e-3)
-            assert len({r["facility"]["id"] for r in res["results"]}) == len(got)
-            for r in res["results"]:
-                node = fac[r["facility"]["id"]]
-                assert r["travel_time_s"] == pytest.approx(lengths[node], rel=1e-6, abs=2e-3)
-                check_route(ref, r, snapped, node)
-            if times:
-                one = routing.nearest(lat, lon, category=category, mode=mode, url=url)
-                assert one["results"][0]["travel_time_s"] == pytest.approx(got[0], abs=2e-3)
-
-
-def test_oneway_is_respected_for_car_not_for_walking(hel, refs):
-    car, walk = refs(hel, "car"), refs(hel, "walk")
-    rows = query(
-        hel,
-        "SELECT id, ST_Y(ST_LineInterpolatePoint(geom, 0.5)), "
-        "ST_X(ST_LineInterpolatePoint(geom, 0.5)) FROM road_segment "
-        "WHERE oneway AND cost_car_s IS NOT NULL AND u <> v AND length_m > 40 ORDER BY id",
-    )
-    assert len(rows) > 20
-    fac, dist, _ = car.to_facility("health")
-    backwards_would_win = 0
-    for sid, lat, lon in rows:
-        res = routing.nearest(lat, lon, category="health", mode="car", url=hel)
-        if res["snapped"]["segment_id"] != sid or res["unreachable"]:
-            continue
-        u, v, _, cost, _ = car.seg[sid]
-        f = res["snapped"]["fraction"]
-        # A car on a one-way segment must leave through v.
-        assert res["results"][0]["travel_time_s"] == pytest.approx(
-            (1 - f) * cost + dist[v], rel=1e-6, abs=2e-3
-        )
-        if u in dist and f * cost + dist[u] < (1 - f) * cost + dist[v] - 1:
-            backwards_would_win += 1
-        walked = routing.nearest(lat, lon, category="health", mode="walk", url=hel)
-        wfac, wdist, _ = walk.to_facility("health")
-        wu, wv = wdist.get(u, math.inf), wdist.get(v, math.inf)
-        wcost = walk.seg[sid][3]
-        expected = min(f * wcost + wu, (1 - f) * wcost + wv)
-        assert walked["results"][0]["travel_time_s"] == pytest.approx(expected, rel=1e-6, abs=2e-3)
-    assert backwards_would_win > 0, "no one-way segment where ignoring one-way would be faster"
-
-
-def _route_for(url: str, lat: float, lon: float, mode: str, category: str = "health") -> dict:
-    routing.clear_routers()
-    return routing.nearest(lat, lon, category=category, mode=mode, url=url)
 
 
 def _long_car_route(url: str, ref: Reference):
     for lat, lon in random_origins(ref, 40, 11):
-        res = _route_for(url, lat, lon, "car")
+        routing.clear_routers()
+        res = routing.nearest_facilities(lat, lon, category="health", mode="car", url=url)
         if res["results"] and len(res["results"][0]["segment_ids"]) >= 6:
             return lat, lon, res
     pytest.fail("no car route with six or more segments in Helsinki")
-
-
-def test_impassable_segment_vanishes_and_changes_the_route(hel_mutable):
-    url = hel_mutable
-    ref = Reference(url, "car")
-    lat, lon, before = _long_car_route(url, ref)
-    ids = before["results"][0]["segment_ids"]
-    cut = ids[len(ids) // 2]
-    query(
-        url,
-        "UPDATE road_segment SET condition = 'tidak_dapat_dilalui', condition_source = "
-        "'inspection' WHERE id = %s",
-        (cut,),
-    )
-    assert network_status(url)["roads_changed"]
-    build_network(url, progress=False)
-    (costs,) = query(
-        url,
-        "SELECT cost_walk_s, cost_motorcycle_s, cost_car_s FROM road_segment WHERE id = %s",
-        (cut,),
-    )
-    assert costs == (None, None, None)
-    for mode in MODES:
-        after = _route_for(url, lat, lon, mode)
-        for r in after["results"]:
-            assert cut not in r["segment_ids"]
-    after = _route_for(url, lat, lon, "car")
-    assert after["results"][0]["segment_ids"] != ids
-    assert after["results"][0]["travel_time_s"] >= before["results"][0]["travel_time_s"] - 1e-3
-    new_ref = Reference(url, "car")
-    fac, dist, _ = new_ref.to_facility("health")
-    snapped = after["snapped"]
-    expected = min(
-        (
-            off + dist[n]
-            for n, off in new_ref.offsets(snapped["segment_id"], snapped["fraction"])
-            if n in dist
-        ),
-        default=math.inf,
-    )
-    assert after["results"][0]["travel_time_s"] == pytest.approx(expected, rel=1e-6, abs=2e-3)
-    check_route(new_ref, after["results"][0], snapped, fac[after["results"][0]["facility"]["id"]])
-
-
-def test_rusak_berat_changes_the_route_only_when_the_detour_is_faster(hel_mutable):
-    url = hel_mutable
-    ref = Reference(url, "car")
-    lat, lon, before = _long_car_route(url, ref)
-    best = before["results"][0]
-    ids = best["segment_ids"]
-    # For every inner segment: the time if it were removed (networkx), and the time of the
-    # same route with it heavily damaged.
-    fac, _, _ = ref.to_facility("health")
-    target = fac[best["facility"]["id"]]
-    snapped = before["snapped"]
-    outcomes = []
-    for sid in ids[1:-1]:
-        u, v, _, cost, _ = ref.seg[sid]
-        ((original,),) = query(
-            url,
-            "UPDATE road_segment r SET condition = 'rusak_berat', condition_source = 'inspection' "
-            "FROM road_segment o WHERE r.id = %s AND o.id = r.id RETURNING o.condition",
-            (sid,),
-        )
-        build_network(url, modes="car", progress=False)
-        damaged = Reference(url, "car")
-        new_cost = damaged.seg[sid][3]
-        assert new_cost >= 2 * cost  # "much slower"
-        same_route = best["travel_time_s"] + (new_cost - cost)
-        lengths = damaged.from_origin(snapped["segment_id"], snapped["fraction"])
-        after = _route_for(url, lat, lon, "car")
-        r = after["results"][0]
-        assert r["travel_time_s"] == pytest.approx(
-            min(lengths[n] for n in fac.values() if n in lengths), rel=1e-6, abs=2e-3
-        )
-        if r["facility"]["id"] == best["facility"]["id"]:
-            assert r["travel_time_s"] <= same_route + 2e-3
-            if r["travel_time_s"] < same_route - 1e-2:
-                assert sid not in r["segment_ids"]  # the detour is faster: it is taken
-                outcomes.append("detour")
-            else:
-                outcomes.append("kept")
-        assert lengths.get(target, math.inf) <= same_route + 2e-3
-        query(url, "UPDATE road_segment SET condition = %s WHERE id = %s", (original, sid))
-        if "detour" in outcomes:
-            break
-    assert "detour" in outcomes, outcomes
-
-
-def test_facility_change_refreshes_the_table(hel_mutable):
-    url = hel_mutable
-    ref = Reference(url, "walk")
-    lat, lon = random_origins(ref, 1, 5)[0]
-    before = _route_for(url, lat, lon, "walk", "fire")
-    # A new fire station at the snapped point's segment end: now the nearest.
-    node = ref.seg[before["snapped"]["segment_id"]][1]
-    x, y = ref.coord[node]
-    query(
-        url,
-        "INSERT INTO office (source, source_id, category, name, kind, geom) VALUES "
-        "('test', 'new-fire', 'fire', 'Pos Damkar Baru', 'amenity=fire_station', "
-        "ST_SetSRID(ST_MakePoint(%s, %s), 4326))",
-        (x, y),
-    )
-    status = network_status(url)
-    assert status["facilities_changed"] and not status["roads_changed"]
-    refresh_facilities(url, progress=False)
-    assert not network_status(url)["stale"]
-    after = _route_for(url, lat, lon, "walk", "fire")
-    assert after["results"][0]["facility"]["name"] == "Pos Damkar Baru"
-    assert after["results"][0]["travel_time_s"] < before["results"][0]["travel_time_s"]
 
 
 def test_queries_reload_a_rebuilt_cache(hel_mutable, monkeypatch):
@@ -503,12 +33,12 @@ def test_queries_reload_a_rebuilt_cache(hel_mutable, monkeypatch):
     ref = Reference(url, "car")
     lat, lon, before = _long_car_route(url, ref)
     monkeypatch.setattr(routing, "RELOAD_CHECK_S", 0.0)
-    routing.nearest(lat, lon, category="health", mode="car", url=url)
+    routing.nearest_facilities(lat, lon, category="health", mode="car", url=url)
     cut = before["results"][0]["segment_ids"][2]
     query(url, "UPDATE road_segment SET condition = 'tidak_dapat_dilalui' WHERE id = %s", (cut,))
     build_network(url, progress=False)
     # no clear_routers(): the router notices the new manifest by itself
-    after = routing.nearest(lat, lon, category="health", mode="car", url=url)
+    after = routing.nearest_facilities(lat, lon, category="health", mode="car", url=url)
     assert cut not in after["results"][0]["segment_ids"]
 
 
@@ -558,12 +88,16 @@ def test_facility_far_from_the_roads_is_off_the_network(server_url, template_db,
             assert ids["health"] in report.off_network[mode]["health"]
         routing.clear_routers()
         for mode in MODES:
-            res = routing.nearest(60.1699, 24.9384, category="court", mode=mode, url=url)
+            res = routing.nearest_facilities(60.1699, 24.9384, category="court", mode=mode, url=url)
             assert res["unreachable"] and not res["results"]
-            res = routing.nearest(60.1699, 24.9384, category="health", mode=mode, k=10, url=url)
+            res = routing.nearest_facilities(
+                60.1699, 24.9384, category="health", mode=mode, k=10, url=url
+            )
             assert res["results"]
             assert ids["health"] not in {r["facility"]["id"] for r in res["results"]}
-            best = routing.nearest(60.1699, 24.9384, category="health", mode=mode, url=url)
+            best = routing.nearest_facilities(
+                60.1699, 24.9384, category="health", mode=mode, url=url
+            )
             assert best["results"][0]["facility"]["id"] != ids["health"]
     finally:
         drop_routed_db(server_url, url, name)
@@ -574,7 +108,7 @@ def test_first_query_builds_a_missing_network(server_url, template_db):
     url = routed_db(server_url, template_db, name, "osm/helsinki.osm.pbf", build=False)
     try:
         assert not network_status(url)["built"]
-        res = routing.nearest(60.1699, 24.9384, category="health", mode="car", url=url)
+        res = routing.nearest_facilities(60.1699, 24.9384, category="health", mode="car", url=url)
         assert res["results"]
         assert network_status(url)["built"]
         (n,) = query(url, "SELECT count(*) FROM road_segment WHERE cost_car_s IS NOT NULL")[0]
@@ -586,52 +120,10 @@ def test_first_query_builds_a_missing_network(server_url, template_db):
 def test_empty_database_is_not_found(fresh_db):
     try:
         with pytest.raises(NotFoundError, match="no road network"):
-            routing.nearest(60.17, 24.94, category="health", mode="car", url=fresh_db)
+            routing.nearest_facilities(60.17, 24.94, category="health", mode="car", url=fresh_db)
     finally:
         drop_cache(fresh_db)
         routing.clear_routers()
-
-
-# --- isochrones -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_isochrone_matches_networkx_reach(hel, andorra, refs, mode):
-    for url, seed in ((hel, 21), (andorra, 22)):
-        ref = refs(url, mode)
-        for lat, lon in random_origins(ref, 3, seed):
-            fc = routing.isochrone(lat, lon, minutes=[5, 15, 10], mode=mode, url=url)
-            assert fc["type"] == "FeatureCollection"
-            props = [f["properties"] for f in fc["features"]]
-            assert [p["minutes"] for p in props] == [15, 10, 5]
-            assert all(p["mode"] == mode for p in props)
-            snapped = fc["snapped"]
-            seg = query(
-                url,
-                sql.SQL(
-                    "SELECT id FROM road_segment WHERE {} IS NOT NULL ORDER BY ST_Distance("
-                    "geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography) LIMIT 1"
-                ).format(cost_column(mode)),
-                (snapped["lon"], snapped["lat"]),
-            )[0][0]
-            res = routing.nearest(lat, lon, category="health", mode=mode, url=url)
-            assert res["snapped"]["segment_id"] == seg
-            lengths = ref.from_origin(seg, res["snapped"]["fraction"])
-            for f in fc["features"]:
-                budget = f["properties"]["minutes"] * 60
-                inside = [n for n, t in lengths.items() if n != "O" and t <= budget]
-                assert f["properties"]["reachable_nodes"] == len(inside)
-                geom = shape(f["geometry"])
-                assert f["geometry"]["type"] in ("Polygon", "MultiPolygon")
-                assert geom.is_valid and not geom.is_empty
-                pts = shapely.points([ref.coord[n] for n in inside]) if inside else []
-                # every reachable node is inside its polygon (a metre of slack for rounding)
-                for p in pts:
-                    assert geom.distance(p) < 1e-5
-                assert geom.distance(Point(snapped["lon"], snapped["lat"])) < 1e-5
-
-
-# --- bad input ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -656,7 +148,7 @@ def test_nearest_bad_input(hel, kwargs, error, param):
     args.update(kwargs)
     lat, lon = args.pop("lat"), args.pop("lon")
     with pytest.raises(error) as info:
-        routing.nearest(lat, lon, url=hel, **args)
+        routing.nearest_facilities(lat, lon, url=hel, **args)
     assert info.value.param == param
     assert info.value.message
 
@@ -680,21 +172,23 @@ def _cli(url: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def _isolated_car_point(url: str) -> tuple[float, float]:
-    """A point on a car segment whose ends cannot reach the main car network."""
+    """The middle of a car segment from which no health facility can be reached, and which
+    is the nearest car segment to that point."""
     ref = Reference(url, "car")
-    outside = {n for n in ref.graph.nodes if n not in ref.main}
-    rev = ref.graph.reverse(copy=False)
-    reach_main = set(nx.multi_source_dijkstra_path_length(rev, ref.main))
+    facilities = ref.facilities("health")
+    reach = ref.node_times_to(list(facilities.values()))
+    on_segments = {p.segment_id for p in facilities.values()}
     for sid, (u, v, _, cost, length) in sorted(ref.seg.items()):
-        if cost is not None and u in outside and v in outside and length > 10:
-            if u not in reach_main and v not in reach_main:
-                ((lat, lon),) = query(
-                    url,
-                    "SELECT ST_Y(ST_LineInterpolatePoint(geom, 0.5)), "
-                    "ST_X(ST_LineInterpolatePoint(geom, 0.5)) FROM road_segment WHERE id = %s",
-                    (sid,),
-                )
-                return lat, lon
+        if cost is None or length <= 10 or u in reach or v in reach or sid in on_segments:
+            continue
+        ((lat, lon),) = query(
+            url,
+            "SELECT ST_Y(ST_LineInterpolatePoint(geom, 0.5)), "
+            "ST_X(ST_LineInterpolatePoint(geom, 0.5)) FROM road_segment WHERE id = %s",
+            (sid,),
+        )
+        if ref.place([(lon, lat)])[0].segment_id == sid:
+            return lat, lon
     pytest.fail("Helsinki has no isolated car segment to test 'cannot be reached'")
 
 
@@ -745,8 +239,6 @@ def test_cli_binary_error_exit_code(hel):
 
 
 def test_cli_json_is_the_api_shape_and_unreachable_is_an_answer(hel):
-    import json
-
     proc = _cli(
         hel,
         "nearest",
@@ -762,7 +254,7 @@ def test_cli_json_is_the_api_shape_and_unreachable_is_an_answer(hel):
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data == routing.nearest(
+    assert data == routing.nearest_facilities(
         60.1699, 24.9384, category="health", mode="motorcycle", k=3, url=hel
     )
     assert set(data) >= {"origin", "snapped", "mode", "category", "results", "unreachable"}
@@ -786,3 +278,47 @@ def test_cli_json_is_the_api_shape_and_unreachable_is_an_answer(hel):
     assert proc.returncode == 0, proc.stderr
     fc = json.loads(proc.stdout)
     assert [f["properties"]["minutes"] for f in fc["features"]] == [10, 5]
+
+
+def test_result_json_gives_both_snaps(hel):
+    res = routing.nearest_facilities(60.1699, 24.9384, category="health", mode="walk", url=hel)
+    assert set(res) == {"origin", "snapped", "mode", "category", "results", "unreachable"}
+    assert set(res["snapped"]) == {"lat", "lon", "distance_m", "segment_id", "fraction"}
+    (best,) = res["results"]
+    assert set(best) == {
+        "rank",
+        "facility",
+        "travel_time_s",
+        "distance_m",
+        "route",
+        "segment_ids",
+        "facility_snap",
+    }
+    snap = best["facility_snap"]
+    assert set(snap) == {"lat", "lon", "distance_m", "segment_id", "fraction"}
+    assert 0.0 <= snap["fraction"] <= 1.0 and snap["distance_m"] <= routing.SNAP_LIMIT_M
+    assert best["route"]["coordinates"][-1] == [snap["lon"], snap["lat"]]
+    ((d,),) = query(
+        hel,
+        "SELECT ST_Distance(ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, "
+        "ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography)",
+        (snap["lon"], snap["lat"], best["facility"]["lon"], best["facility"]["lat"]),
+    )
+    assert snap["distance_m"] == pytest.approx(d, rel=0.01, abs=0.05)
+    assert json.loads(json.dumps(res)) == res
+
+
+def test_warm_routing_loads_every_mode(hel):
+    routing.clear_routers()
+    routing.warm_routing(hel)
+    router = routing.get_router(hel)
+    assert set(router._modes) == set(MODES)
+
+
+def test_warm_routing_of_an_empty_database_only_logs(fresh_db, caplog):
+    try:
+        routing.warm_routing(fresh_db)
+        assert "routing not warmed up" in caplog.text
+    finally:
+        drop_cache(fresh_db)
+        routing.clear_routers()

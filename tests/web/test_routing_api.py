@@ -8,7 +8,7 @@ import pytest
 from shapely.geometry import Point, shape
 
 from gis import routing
-from web.api import nearest_facilities  # gis.routing.nearest_facilities after the merge
+from gis.routing import nearest_facilities
 
 ORIGIN = (60.1700, 24.9440)  # lat, lon: central Helsinki, on the network
 

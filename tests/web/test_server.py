@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gis.cli import main
+from cli import main
 from tests.conftest import create_database, drop_database, query
 from web import server
 

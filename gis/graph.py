@@ -1,0 +1,488 @@
+"""The graph of one travel mode: CSR adjacency arrays, and the per-mode query structure.
+
+Nodes are the distinct ``u``/``v`` of ``road_segment`` (OSM node ids), numbered 0..N-1. Each
+segment the mode may pass gives an entry ``u -> v`` and, unless ``oneway`` binds the mode, an
+entry ``v -> u`` (:func:`mode_csr`); parallel entries keep the cheapest. Each entry carries a
+*segment code*: the segment index ``e`` when travelled ``u -> v``, ``~e`` when ``v -> u``.
+
+A point on a segment (:class:`gis.snapping.Snap`) is not a node. A traveller there may move
+to ``v`` (always) and to ``u`` (unless ``oneway`` binds the mode), each for the share of the
+segment's cost that lies between (:meth:`ModeGraph.exits`); a facility there is reached from
+``u`` (always) and from ``v`` (unless ``oneway`` binds) the same way
+(:meth:`ModeGraph.entries`). A move of zero length is always allowed: a point at the very end
+of a one-way segment *is* at that node.
+
+:class:`ModeGraph` holds what a query needs for one mode (adjacency, costs, the snapping grid);
+:meth:`ModeGraph.without` gives the same network with some segments closed (what-if analyses).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import connected_components
+
+from gis.costs import PROFILES
+from gis.errors import UnprocessableError
+from gis.snapping import SNAP_LIMIT_M, LocalProjection, Snap, SnapGrid, haversine_m
+
+#: ``code`` of a node with no next hop towards a facility (none is reachable).
+NO_HOP = np.iinfo(np.int32).min
+#: ``code`` of a node whose next hop is the last one: along the facility's own segment to the
+#: facility's point on it.
+LAST_HOP = NO_HOP + 1
+
+
+def mode_csr(
+    n_nodes: int, edge_u: np.ndarray, edge_v: np.ndarray, cost_s: np.ndarray, oneway: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Build the forward adjacency of one mode as CSR arrays.
+
+    Each passable segment gives ``u -> v``, and ``v -> u`` unless ``oneway`` is true for it.
+    Parallel edges keep the cheapest; self-loops are dropped (never on a shortest path).
+
+    Parameters
+    ----------
+    n_nodes : int
+        Number of nodes.
+    edge_u, edge_v : ndarray of int
+        End nodes of each segment.
+    cost_s : ndarray of float
+        Travel time of each segment (seconds); NaN where the mode may not pass.
+    oneway : ndarray of bool
+        Whether each segment may only be travelled ``u -> v`` by this mode.
+
+    Returns
+    -------
+    indptr : ndarray, int32 or int64 [n_nodes + 1]
+        Row pointers.
+    indices : ndarray, int32
+        Head node of each entry, sorted within each row.
+    weight : ndarray, float64
+        Travel time of each entry in seconds.
+    edge : ndarray, int32
+        Segment code of each entry: ``e`` when travelled ``u -> v``, ``~e`` when ``v -> u``.
+    """
+    ok = ~np.isnan(cost_s) & (edge_u != edge_v)
+    e = np.flatnonzero(ok)
+    two = e[~oneway[e]]
+    rows = np.concatenate([edge_u[e], edge_v[two]])
+    cols = np.concatenate([edge_v[e], edge_u[two]])
+    weight = np.concatenate([cost_s[e], cost_s[two]])
+    code = np.concatenate([e, ~two]).astype(np.int32)
+    order = np.lexsort((weight, cols, rows))
+    rows, cols, weight, code = rows[order], cols[order], weight[order], code[order]
+    keep = np.ones(len(rows), dtype=bool)
+    keep[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    rows, cols, weight, code = rows[keep], cols[keep], weight[keep], code[keep]
+    return _csr_from_rows(n_nodes, rows, cols.astype(np.int32), weight.astype(np.float64), code)
+
+
+def _csr_from_rows(n_nodes: int, rows, cols, weight, code):
+    counts = np.bincount(rows, minlength=n_nodes)
+    itype = np.int32 if len(rows) < 2**31 else np.int64
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(itype)
+    return indptr, cols, weight, code
+
+
+def csr_graph(indptr: np.ndarray, indices: np.ndarray, weight: np.ndarray) -> csr_array:
+    """Wrap CSR arrays as a scipy graph, without copying them.
+
+    Parameters
+    ----------
+    indptr, indices, weight : ndarray
+        CSR arrays as made by :func:`mode_csr`.
+
+    Returns
+    -------
+    csr_array
+        A square ``N x N`` sparse matrix; entry ``(a, b)`` is the travel time of ``a -> b``.
+    """
+    n = len(indptr) - 1
+    return csr_array((weight, indices, indptr), shape=(n, n), copy=False)
+
+
+def largest_component(graph: csr_array) -> np.ndarray:
+    """Find the nodes of the largest strongly connected component that has an edge.
+
+    Parameters
+    ----------
+    graph : csr_array
+        A mode's forward graph.
+
+    Returns
+    -------
+    ndarray of bool [N]
+        True for the nodes of that component.
+    """
+    n = graph.shape[0]
+    if graph.nnz == 0:
+        return np.zeros(n, dtype=bool)
+    _, labels = connected_components(graph, directed=True, connection="strong")
+    has_edge = (np.diff(graph.indptr) > 0) | (np.bincount(graph.indices, minlength=n) > 0)
+    sizes = np.bincount(labels[has_edge])
+    return (labels == int(np.argmax(sizes))) & has_edge
+
+
+def reverse_graph(graph: ModeGraph | csr_array) -> csr_array:
+    """Transpose a mode's graph: an entry ``b -> a`` for each entry ``a -> b``.
+
+    A Dijkstra from a set of nodes over the reversed graph gives the travel time from every
+    node *to* the nearest of them (one-way streets stay right).
+
+    Parameters
+    ----------
+    graph : ModeGraph or csr_array
+        The forward graph (a :class:`ModeGraph`, possibly with closed segments, or its
+        ``graph``).
+
+    Returns
+    -------
+    csr_array
+        The reversed graph, a new CSR matrix with sorted indices.
+    """
+    g = graph.graph if isinstance(graph, ModeGraph) else graph
+    return g.T.tocsr()
+
+
+def next_hop_codes(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    edge: np.ndarray,
+    next_node: np.ndarray,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Give the segment code of each node's next hop ``n -> next_node[n]``.
+
+    One vectorised pass over the forward adjacency: the entry is unique because parallel
+    edges were merged.
+
+    Parameters
+    ----------
+    indptr, indices, edge : ndarray
+        The forward adjacency (:func:`mode_csr`).
+    next_node : ndarray of int [N]
+        The next node of each node (anything that is not a node, e.g. -9999: none).
+    rows : ndarray of int, optional
+        The row (tail node) of each entry, when the caller has it (:attr:`ModeGraph.rows`).
+
+    Returns
+    -------
+    ndarray of int32 [N]
+        Segment code of the hop (as in :func:`mode_csr`), :data:`NO_HOP` where there is none.
+    """
+    n = len(indptr) - 1
+    row = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr)) if rows is None else rows
+    hit = indices == next_node[row]
+    code = np.full(n, NO_HOP, np.int32)
+    code[row[hit]] = edge[hit]
+    return code
+
+
+class ModeGraph:
+    """One mode's network as queries use it: adjacency, costs, snapping grid.
+
+    Parameters
+    ----------
+    arrays : mapping of str to ndarray
+        The network's arrays (:class:`gis.network_cache.Network` ``arrays``, or those a build
+        is writing): segment geometry and ends, and this mode's CSR arrays and costs.
+    proj : LocalProjection
+        The network's projection.
+    mode : str
+        One of :data:`gis.costs.MODES`.
+
+    Notes
+    -----
+    ``weight`` may be a private copy-on-write map: :func:`gis.reach.bounded_dijkstra` changes
+    one entry for the length of a call, under ``lock``.
+    """
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], proj: LocalProjection, mode: str) -> None:
+        a = arrays
+        self.mode = mode
+        self.proj = proj
+        self.indptr = a[f"{mode}.indptr"]
+        self.indices = a[f"{mode}.indices"]
+        self.weight = a[f"{mode}.weight"]
+        self.edge = a[f"{mode}.edge"]
+        self.graph = csr_graph(self.indptr, self.indices, self.weight)
+        self.cost = a[f"edge_cost_{mode}"]
+        self.oneway = PROFILES[mode].oneway
+        self.edge_oneway = a["edge_oneway"]
+        self.edge_u = a["edge_u"]
+        self.edge_v = a["edge_v"]
+        self.edge_id = a["edge_id"]
+        self.edge_len = a["edge_length_m"]
+        self.offsets = a["geom_offsets"]
+        self.lonlat = a["geom_lonlat"]
+        self.node_lonlat = a["node_lonlat"]
+        self.xy, self.cum = a["geom_xy"], a["geom_cum_m"]
+        self.lock = threading.Lock()
+        #: per vertex: True where a piece must be ignored by snapping (closed segments)
+        self.skip: np.ndarray | None = None
+        #: road_segment ids closed in this graph (:meth:`without`)
+        self.closed: frozenset[int] = frozenset()
+        self._build_snap_index()
+
+    @classmethod
+    def from_network(cls, net, mode: str) -> ModeGraph:
+        """Build the query structure of ``mode`` over a loaded cache.
+
+        Parameters
+        ----------
+        net : gis.network_cache.Network
+            A loaded (memory-mapped) network cache.
+        mode : str
+            A mode the cache holds.
+
+        Returns
+        -------
+        ModeGraph
+            The mode's graph.
+        """
+        return cls(net.arrays, net.projection(), mode)
+
+    def _build_snap_index(self) -> None:
+        offsets = self.offsets
+        edges = np.flatnonzero(~np.isnan(self.cost))
+        starts, ends = offsets[edges], offsets[edges + 1]
+        counts = np.maximum(ends - starts - 1, 0)  # pieces (vertex pairs) per segment
+        total = int(counts.sum())
+        first = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        itype = np.int32 if len(self.lonlat) < 2**31 else np.int64
+        piece = (first + np.arange(total)).astype(itype)  # global index of a piece's 1st vertex
+        self.grid = SnapGrid(self.xy, piece)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.indptr) - 1
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The tail node of each adjacency entry (computed on first use, then kept)."""
+        rows = self.__dict__.get("_rows")
+        if rows is None:
+            rows = np.repeat(np.arange(self.n_nodes, dtype=np.int32), np.diff(self.indptr))
+            self.__dict__["_rows"] = rows
+        return rows
+
+    # closed segments -------------------------------------------------------------------------
+    def without(self, segment_ids: Iterable[int]) -> ModeGraph:
+        """Give this network with some segments closed (for what-if analyses).
+
+        Closed segments carry no traffic and nothing snaps to them. The copy shares the
+        snapping grid and geometry with this graph; its adjacency is new.
+
+        Parameters
+        ----------
+        segment_ids : iterable of int
+            ``road_segment.id`` of the segments to close (unknown ids are ignored).
+
+        Returns
+        -------
+        ModeGraph
+            A new graph; this one is unchanged.
+        """
+        ids = frozenset(int(i) for i in segment_ids) | self.closed
+        closed = np.isin(np.asarray(self.edge_id), np.fromiter(ids, np.int64, len(ids)))
+        g = copy.copy(self)
+        g.__dict__.pop("_rows", None)
+        g.closed = ids
+        g.lock = threading.Lock()
+        seg = np.where(self.edge >= 0, self.edge, ~np.asarray(self.edge))
+        keep = ~closed[seg]
+        rows = self.rows[keep]
+        g.indptr, g.indices, g.weight, g.edge = _csr_from_rows(
+            self.n_nodes,
+            rows,
+            np.asarray(self.indices)[keep],
+            np.array(self.weight, dtype=np.float64)[keep],
+            np.asarray(self.edge)[keep],
+        )
+        g.graph = csr_graph(g.indptr, g.indices, g.weight)
+        g.cost = np.where(closed, np.nan, self.cost)
+        skip = np.zeros(len(self.lonlat), dtype=bool)
+        if self.skip is not None:
+            skip |= self.skip
+        e = np.flatnonzero(closed)
+        counts = (self.offsets[e + 1] - self.offsets[e]).astype(np.int64)
+        first = np.repeat(self.offsets[e] - np.cumsum(counts) + counts, counts)
+        skip[first + np.arange(int(counts.sum()))] = True
+        g.skip = skip
+        return g
+
+    # snapping --------------------------------------------------------------------------------
+    def snap(self, lat: float, lon: float, limit_m: float = SNAP_LIMIT_M) -> Snap:
+        """Snap a point to the nearest point of a segment this mode may use.
+
+        Parameters
+        ----------
+        lat, lon : float
+            The point (degrees).
+        limit_m : float
+            Farthest the road may be (metres).
+
+        Returns
+        -------
+        Snap
+            The road point, with the ends a traveller may move to (:meth:`exits`).
+
+        Raises
+        ------
+        UnprocessableError
+            No usable segment within ``limit_m`` (code ``off_network``).
+        """
+        found = self.locate(lat, lon, limit_m)
+        if found is None:
+            msg = (
+                f"The point is more than {limit_m:g} m from any road usable by {self.mode}; "
+                "choose a point closer to the road network."
+            )
+            raise UnprocessableError(msg, code="off_network", param="lat")
+        return found
+
+    def locate(self, lat: float, lon: float, limit_m: float = SNAP_LIMIT_M) -> Snap | None:
+        """Snap like :meth:`snap`, but give None when no road is within ``limit_m``.
+
+        Parameters
+        ----------
+        lat, lon : float
+            The point (degrees).
+        limit_m : float
+            Farthest the road may be (metres).
+
+        Returns
+        -------
+        Snap or None
+            The road point, or None.
+        """
+        proj = self.proj
+        x = (lon - proj.lon0) * proj.kx
+        y = (lat - proj.lat0) * proj.ky
+        found = self.grid.nearest_piece(x, y, limit_m, self.skip)
+        if found is None:
+            return None
+        _, g, s, px, py = found
+        e = int(np.searchsorted(self.offsets, g, side="right")) - 1
+        lo, hi = int(self.offsets[e]), int(self.offsets[e + 1])
+        cum = self.cum
+        total = float(cum[hi - 1])
+        if s >= 1.0 and g + 2 == hi:  # the segment's last vertex: exactly its end
+            fraction = 1.0
+        elif total > 0:
+            before = float(cum[g]) + s * (float(cum[g + 1]) - float(cum[g]))
+            fraction = min(1.0, max(0.0, before / total))
+        else:
+            fraction = 0.0
+        slon = px / proj.kx + proj.lon0
+        slat = py / proj.ky + proj.lat0
+        return Snap(
+            lat=slat,
+            lon=slon,
+            x=px,
+            y=py,
+            distance_m=haversine_m(float(lon), float(lat), float(slon), float(slat)),
+            edge=e,
+            vertex=g - lo,
+            fraction=fraction,
+            options=self.exits(e, fraction),
+        )
+
+    def binds_oneway(self, e: int) -> bool:
+        """Tell whether segment ``e`` may only be travelled ``u -> v`` by this mode."""
+        return bool(self.oneway and self.edge_oneway[e])
+
+    def exits(self, e: int, fraction: float) -> list[tuple[int, float, bool]]:
+        """List where a traveller at ``fraction`` of segment ``e`` may go first.
+
+        Parameters
+        ----------
+        e : int
+            Segment index.
+        fraction : float
+            Position along it (0 at ``u``, 1 at ``v``).
+
+        Returns
+        -------
+        list of (node, offset_s, towards_v)
+            ``v`` for ``(1 - fraction) * cost`` seconds and, unless one-way binds (or the
+            point is at ``u`` itself), ``u`` for ``fraction * cost``; cheapest first.
+        """
+        cost = float(self.cost[e])
+        options = [(int(self.edge_v[e]), (1.0 - fraction) * cost, True)]
+        if fraction == 0.0 or not self.binds_oneway(e):
+            options.append((int(self.edge_u[e]), fraction * cost, False))
+            if options[1][1] < options[0][1]:
+                options.reverse()
+        return options
+
+    def entries(self, e: int, fraction: float) -> list[tuple[int, float, bool]]:
+        """List the ends from which a point at ``fraction`` of segment ``e`` is reached.
+
+        Parameters
+        ----------
+        e : int
+            Segment index.
+        fraction : float
+            Position along it (0 at ``u``, 1 at ``v``).
+
+        Returns
+        -------
+        list of (node, cost_s, from_u)
+            ``u`` for ``fraction * cost`` seconds (travelling ``u -> v``) and, unless one-way
+            binds (or the point is at ``v`` itself), ``v`` for ``(1 - fraction) * cost``.
+        """
+        cost = float(self.cost[e])
+        out = [(int(self.edge_u[e]), fraction * cost, True)]
+        if fraction == 1.0 or not self.binds_oneway(e):
+            out.append((int(self.edge_v[e]), (1.0 - fraction) * cost, False))
+        return out
+
+    def along_s(self, e: int, start: float, end: float) -> float:
+        """Seconds from ``start`` to ``end`` (fractions) along segment ``e``, inf if forbidden.
+
+        Parameters
+        ----------
+        e : int
+            Segment index.
+        start, end : float
+            Fractions of the segment's length.
+
+        Returns
+        -------
+        float
+            ``|end - start| * cost``; inf when that is backwards on a segment one-way binds.
+        """
+        if end < start and self.binds_oneway(e):
+            return math.inf
+        return abs(end - start) * float(self.cost[e])
+
+    # paths -----------------------------------------------------------------------------------
+    def hop_codes(self, nodes: np.ndarray) -> np.ndarray:
+        """Give the segment code (``e`` forward, ``~e`` backward) of each hop of a node path.
+
+        Parameters
+        ----------
+        nodes : ndarray of int
+            Consecutive nodes joined by entries of the graph.
+
+        Returns
+        -------
+        ndarray of int32
+            One code per hop (``len(nodes) - 1``).
+        """
+        if len(nodes) < 2:
+            return np.zeros(0, np.int32)
+        a, b = nodes[:-1], nodes[1:]
+        starts = self.indptr[a].astype(np.int64)
+        deg = self.indptr[a + 1].astype(np.int64) - starts
+        idx = np.repeat(starts - np.cumsum(deg) + deg, deg) + np.arange(int(deg.sum()))
+        match = self.indices[idx] == np.repeat(b, deg)
+        return self.edge[idx[match]]
