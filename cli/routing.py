@@ -41,7 +41,9 @@ def nearest(
 
     lat_f, lon_f = routing.validate_point(lat, lon)
     k_int = routing.validate_k(k)
-    result = routing.nearest_facilities(lat_f, lon_f, category=category, mode=mode, k=k_int, url=obj.url)
+    result = routing.nearest_facilities(
+        lat_f, lon_f, category=category, mode=mode, k=k_int, url=obj.url
+    )
     if as_json:
         echo_json(result)
         return

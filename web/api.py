@@ -17,9 +17,8 @@ import psycopg2.errors
 from flask import Blueprint, Response, jsonify, request
 
 from gis.errors import NotFoundError, UnprocessableError
-from gis.routing import MAX_K, MODES
+from gis.routing import MAX_K, MODES, nearest_facilities
 from gis.routing import isochrone as route_isochrone
-from gis.routing import nearest_facilities
 from layers.registry import LAYERS, get_layer
 from web import errors, features, params
 from web.db import DatabaseUnavailable, app_database_url, cursor
