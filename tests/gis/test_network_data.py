@@ -57,7 +57,10 @@ def test_a_new_facility_layer_needs_no_routing_code(fresh_db, monkeypatch):
         office,
         name="pos_ronda",
         table="pos_ronda",
-        fields=tuple(f for f in office.fields if f.name in ("id", "name")),
+        columns=(
+            *(f for f in office.columns if f.name in ("id", "name")),
+            dataclasses.replace(office.field("category"), name="jenis"),
+        ),
         popup_fields=("name",),
         class_field="jenis",
     )
