@@ -43,6 +43,18 @@ DISK_ENTRIES = 200
 
 _memory: OrderedDict[str, Any] = OrderedDict()
 _lock = threading.Lock()
+#: Per thread (per greenlet under gevent): whether the last :func:`get` found its answer.
+_local = threading.local()
+
+
+def reset_hit() -> None:
+    """Forget whether this thread's last lookup hit (before an answer is computed)."""
+    _local.hit = False
+
+
+def was_hit() -> bool:
+    """Tell whether a lookup of this thread found its answer since :func:`reset_hit`."""
+    return bool(getattr(_local, "hit", False))
 
 
 def cache_key(**inputs: Any) -> str:
@@ -75,6 +87,7 @@ def get(url: str | None, key: str) -> Any | None:
     with _lock:
         if key in _memory:
             _memory.move_to_end(key)
+            _local.hit = True
             return _memory[key]
     if url is None:
         return None
@@ -84,6 +97,7 @@ def get(url: str | None, key: str) -> Any | None:
     except (FileNotFoundError, json.JSONDecodeError):
         return None
     _remember(key, value)
+    _local.hit = True
     return value
 
 
