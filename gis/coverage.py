@@ -56,6 +56,7 @@ __all__ = [
     "scenario",
     "scenario_of",
     "setting_from_router",
+    "site_model",
     "suggest",
     "suggest_of",
     "validate_count",
@@ -301,6 +302,33 @@ def _candidates(setting: Setting, mode: str, points: list[tuple[float, float]] |
     return lonlat, entries, near, xy, info
 
 
+def site_model(
+    setting: Setting,
+    category: str,
+    mode: str,
+    threshold_s: float,
+    candidates: list[tuple[float, float]] | None = None,
+):
+    """Build the site-choice model of :mod:`gis.coverage_location` for one analysis.
+
+    Returns
+    -------
+    tuple
+        ``(baseline Analysis, Model, candidate lonlat [C, 2], entry node [C], xy [C, 2],
+        candidates info)``.
+    """
+    frame = setting.frame(mode)
+    base = _baseline(setting, category, mode, threshold_s)
+    units = base.units
+    weight = units.people if frame.demand_unit == "people" else units.length_m
+    keep = weight > 0
+    demand = Demand(units.edge[keep], 0.5 * (units.lo + units.hi)[keep], weight[keep])
+    lonlat, entries, near, xy, info = _candidates(setting, mode, candidates)
+    model = build_model(frame.graph, frame.reverse, demand, entries, len(lonlat), threshold_s)
+    info.setdefault("on_network", int(len(np.unique(entries[0]))))
+    return base, model, lonlat, near, xy, info
+
+
 def suggest_of(
     setting: Setting,
     category: str,
@@ -331,16 +359,10 @@ def suggest_of(
         return found
     threshold_s = minutes * 60.0
     frame = setting.frame(mode)
-    base = _baseline(setting, category, mode, threshold_s)
-    units = base.units
-    weight = units.people if frame.demand_unit == "people" else units.length_m
-    keep = weight > 0
-    demand = Demand(units.edge[keep], 0.5 * (units.lo + units.hi)[keep], weight[keep])
-    lonlat, entries, near, xy, info = _candidates(setting, mode, candidates)
-    model = build_model(frame.graph, frame.reverse, demand, entries, len(lonlat), threshold_s)
-    on = np.zeros(len(lonlat), bool)
-    on[entries[0]] = True
-    choice = greedy(model, count, xy, near) if on.any() else None
+    base, model, lonlat, near, xy, info = site_model(
+        setting, category, mode, threshold_s, candidates
+    )
+    choice = greedy(model, count, xy, near) if info["on_network"] else None
     picked = [] if choice is None else choice.sites
     gains = [] if choice is None else choice.gains
     base_lonlat = np.array(

@@ -32,6 +32,7 @@ import heapq
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -396,13 +397,18 @@ def exact_mclp(
     def solve(relax: bool):
         prob = pulp.LpProblem("mclp", pulp.LpMaximize)
         cat = "Continuous" if relax else "Binary"
-        x = {c: pulp.LpVariable(f"x{c}", 0, 1, cat=cat) for c in cands}
-        y = {u: pulp.LpVariable(f"y{u}", 0, 1) for u in units}
+        var = prob.add_variable if hasattr(prob, "add_variable") else pulp.LpVariable
+        x = {c: var(f"x{c}", 0, 1, cat=cat) for c in cands}
+        y = {u: var(f"y{u}", 0, 1) for u in units}
         prob += pulp.lpSum(float(w[u]) * y[u] for u in units)
         for u in units:
             prob += y[u] <= pulp.lpSum(x[c] for c in covering[u])
         prob += pulp.lpSum(x.values()) == min(count, len(cands))
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=None if relax else time_limit_s)
+        with warnings.catch_warnings():
+            # PuLP 3.3, the last release for Python 3.11, announces that PuLP 4 moves the
+            # bundled CBC to an extra; the bundled one is what runs here
+            warnings.filterwarnings("ignore", "PULP_CBC_CMD is deprecated", DeprecationWarning)
+            solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=None if relax else time_limit_s)
         prob.solve(solver)
         return prob, x
 
