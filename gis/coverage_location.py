@@ -379,9 +379,11 @@ def exact_mclp(
     Returns
     -------
     dict
-        ``sites``, ``objective``, ``status`` (``Optimal`` or the solver's word),
-        ``optimal`` (bool), ``bound`` (the LP relaxation's value, an upper bound on the
-        optimum) and ``seconds``.
+        ``sites``, ``objective``, ``status`` (PuLP's word for the solution: ``Optimal
+        Solution Found``, ``Solution Found`` when stopped by the time limit, ...),
+        ``optimal`` (bool), ``bound`` (an upper bound on the optimum: the optimum when it was
+        proven, else the smaller of the LP relaxation's value and the sum of the ``count``
+        largest single gains) and ``seconds``.
     """
     import pulp
 
@@ -408,7 +410,7 @@ def exact_mclp(
             # PuLP 3.3, the last release for Python 3.11, announces that PuLP 4 moves the
             # bundled CBC to an extra; the bundled one is what runs here
             warnings.filterwarnings("ignore", "PULP_CBC_CMD is deprecated", DeprecationWarning)
-            solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=None if relax else time_limit_s)
+            solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s)
         prob.solve(solver)
         return prob, x
 
@@ -416,27 +418,35 @@ def exact_mclp(
         return {
             "sites": [],
             "objective": 0.0,
-            "status": "Optimal",
+            "status": "Optimal Solution Found",
             "optimal": True,
             "bound": 0.0,
             "seconds": time.perf_counter() - t0,
         }
-    lp, _ = solve(relax=True)
-    bound = float(pulp.value(lp.objective) or 0.0)
     prob, x = solve(relax=False)
     sites = [c for c in cands if (x[c].value() or 0) > 0.5]
     covered = np.zeros(len(w), dtype=bool)
     for c in sites:
         covered[sets[c]] = True
-    status = pulp.LpStatus[prob.status]
+    objective = float(w[covered].sum())
+    # CBC stopped by its time limit still reports status 1; the solution's status tells
+    status = pulp.LpSolution[prob.sol_status]
+    optimal = prob.sol_status == pulp.LpSolutionOptimal and math.isclose(
+        float(pulp.value(prob.objective) or 0.0), objective, rel_tol=1e-6
+    )
+    # an upper bound on the optimum: the optimum itself, else the p largest single gains
+    # (coverage is subadditive), tightened by the LP relaxation when it solves in time
+    gains = np.sort([float(w[s].sum()) for s in sets])[::-1]
+    bound = objective if optimal else float(gains[:count].sum())
+    if not optimal:
+        lp, _ = solve(relax=True)
+        if pulp.LpStatus[lp.status] == "Optimal":
+            bound = min(bound, float(pulp.value(lp.objective) or bound))
     return {
         "sites": sites,
-        "objective": float(w[covered].sum()),
+        "objective": objective,
         "status": status,
-        "optimal": status == "Optimal"
-        and math.isclose(
-            float(pulp.value(prob.objective) or 0.0), float(w[covered].sum()), rel_tol=1e-6
-        ),
+        "optimal": optimal,
         "bound": bound,
         "seconds": time.perf_counter() - t0,
     }
