@@ -107,6 +107,8 @@ class Model:
     _unit_v: np.ndarray = field(init=False, repr=False)
     _unit_cu: np.ndarray = field(init=False, repr=False)
     _unit_cv: np.ndarray = field(init=False, repr=False)
+    _node_ptr: np.ndarray = field(init=False, repr=False)
+    _node_units: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         """Precompute each unit's way out: nodes and seconds to them."""
@@ -117,6 +119,39 @@ class Model:
         self._unit_v = np.asarray(g.edge_v)[d.edge].astype(np.int64)
         self._unit_cu = np.where(bound, np.inf, d.mid * cost)
         self._unit_cv = (1.0 - d.mid) * cost
+        # node -> the units that leave through it (CSR), so a search's work follows its reach
+        ends = np.concatenate([self._unit_u, self._unit_v])
+        owner = np.concatenate([np.arange(len(d.edge)), np.arange(len(d.edge))])
+        order = np.argsort(ends, kind="stable")
+        self._node_ptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(ends, minlength=g.n_nodes))]
+        ).astype(np.int64)
+        self._node_units = owner[order]
+
+    def covered_by(self, row: np.ndarray) -> np.ndarray:
+        """Give the units a row of node times covers (work in proportion to its reach).
+
+        Parameters
+        ----------
+        row : ndarray [N]
+            Seconds from each node to a site, or to the nearest of several (inf: beyond).
+
+        Returns
+        -------
+        ndarray of int64
+            Indices of the covered units, sorted.
+        """
+        reached = np.flatnonzero(row <= self.threshold_s)
+        starts, stops = self._node_ptr[reached], self._node_ptr[reached + 1]
+        counts = stops - starts
+        total = int(counts.sum())
+        if total == 0:
+            return np.zeros(0, np.int64)
+        idx = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
+        units = np.unique(self._node_units[idx])
+        via_v = row[self._unit_v[units]] + self._unit_cv[units]
+        via_u = row[self._unit_u[units]] + self._unit_cu[units]
+        return units[np.minimum(via_u, via_v) <= self.threshold_s]
 
     def covered(self, rows: np.ndarray) -> np.ndarray:
         """Tell which units each row of node times covers.
@@ -140,8 +175,8 @@ class Model:
         out: list[np.ndarray] = []
         n = self.graph.n_nodes
         for _, rows in times_to(self.augmented, n, candidates, self.threshold_s):
-            for row in self.covered(rows):
-                out.append(np.flatnonzero(row))
+            for row in rows:
+                out.append(self.covered_by(row))
         return out
 
 
@@ -251,7 +286,7 @@ def greedy(
     cand_nodes : ndarray of int [C]
         A node next to each candidate (for the reach filter).
     cell_m : float, optional
-        Cluster cell size (default: about a sixth of the distance T covers at the median
+        Cluster cell size (default: about a third of the distance T covers at the median
         speed of the network).
 
     Returns
@@ -267,7 +302,7 @@ def greedy(
         cost = np.asarray(g.cost, dtype=float)
         ok = np.isfinite(cost) & (cost > 0)
         speed = float(np.median(np.asarray(g.edge_len)[ok] / cost[ok])) if ok.any() else 10.0
-        cell_m = max(50.0, model.threshold_s * speed / 6)
+        cell_m = max(50.0, model.threshold_s * speed / 3)
     key = np.floor(np.asarray(cand_xy, dtype=float)[live] / cell_m).astype(np.int64)
     clusters: dict[tuple[int, int], list[int]] = {}
     for c, (kx, ky) in zip(live.tolist(), key.tolist(), strict=True):
@@ -285,7 +320,7 @@ def greedy(
         else:
             dist = min_time_to(model.augmented, n, np.asarray(group), model.threshold_s)
             searches += 1
-            s = np.flatnonzero(model.covered(dist))
+            s = model.covered_by(dist)
             sets[(0, cid)] = s
             heapq.heappush(heap, (-float(w[s].sum()), 0, min(group), cid, 0))
     evaluations = sum(1 for k in sets if k[0] == 1)
