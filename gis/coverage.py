@@ -202,14 +202,14 @@ def coverage_of(
 
 
 def coverage(
-    category: str,
-    mode: str,
-    minutes: float,
+    category: object,
+    mode: object,
+    minutes: object,
     *,
     url: str | None = None,
-    by: str | None = None,
-    admin_level: int | None = None,
-    hex_resolution: int | None = None,
+    by: object = None,
+    admin_level: object = None,
+    hex_resolution: object = None,
     gaps: bool = True,
     progress: bool | None = None,
 ) -> dict:
@@ -434,16 +434,16 @@ def _site(rank, c, lonlat, before: Analysis, after: Analysis, gain, setting, nea
 
 
 def suggest(
-    category: str,
-    mode: str,
-    minutes: float,
-    count: int,
+    category: object,
+    mode: object,
+    minutes: object,
+    count: object,
     *,
     url: str | None = None,
-    candidates: list[tuple[float, float]] | None = None,
-    by: str | None = None,
-    admin_level: int | None = None,
-    hex_resolution: int | None = None,
+    candidates: list | None = None,
+    by: object = None,
+    admin_level: object = None,
+    hex_resolution: object = None,
     progress: bool | None = None,
 ) -> dict:
     """Suggest ``count`` new sites that would cover the most demand now beyond T.
@@ -571,18 +571,18 @@ def scenario_of(
 
 
 def scenario(
-    category: str,
-    mode: str,
-    minutes: float,
+    category: object,
+    mode: object,
+    minutes: object,
     *,
     url: str | None = None,
     close_segments: object = None,
     close_polygon: object = None,
     add_facilities: object = None,
     remove_facilities: object = None,
-    by: str | None = None,
-    admin_level: int | None = None,
-    hex_resolution: int | None = None,
+    by: object = None,
+    admin_level: object = None,
+    hex_resolution: object = None,
     gaps: bool = True,
     progress: bool | None = None,
 ) -> dict:
