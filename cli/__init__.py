@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from cli import db, ingest, network, routing, serve
+from cli import coverage, db, ingest, network, routing, serve
 from cli.context import CliContext, SigapGroup
 
 __all__ = ["main"]
@@ -38,3 +38,5 @@ main.add_command(network.network)
 main.add_command(routing.nearest)
 main.add_command(routing.isochrone)
 main.add_command(serve.serve)
+main.add_command(coverage.coverage)
+main.add_command(coverage.suggest)

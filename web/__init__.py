@@ -88,7 +88,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_hex(32)  # development: per process
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from web import api, db, errors, http, i18n, maps, security
+    from web import api, db, errors, http, i18n, maps, planning_api, security
 
     i18n.init_app(app)
     http.init_app(app)
@@ -97,6 +97,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(maps.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(planning_api.bp)
     app.jinja_env.globals["lang_url"] = _lang_url
     if not Path(app.config["ASSETS_DIR"], "leaflet").is_dir():
         logger.warning(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from gis.routing import MAX_ISOCHRONES, MAX_K, MAX_MINUTES, MODES, SNAP_LIMIT_M
 from layers.registry import LAYERS, facility_layers
 from web import params
+from web.planning_openapi import planning_paths
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _UNAVAILABLE = {"$ref": "#/components/responses/Unavailable"}
@@ -280,6 +281,7 @@ def openapi_document() -> dict:
                     },
                 }
             },
+            **planning_paths(),
             "/api/openapi.json": {
                 "get": {
                     "summary": "This document.",

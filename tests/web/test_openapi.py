@@ -97,5 +97,48 @@ def test_503_and_error_ids_are_described(client):
     assert "Retry-After" in doc["components"]["responses"]["Unavailable"]["headers"]
     assert "error_id" in doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
     for item in doc["paths"].values():
-        if item["get"].get("parameters"):
-            assert "503" in item["get"]["responses"]
+        for op in item.values():  # /api/scenario is a POST
+            if op.get("parameters"):
+                assert "503" in op["responses"]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "names"),
+    [
+        (
+            "/api/coverage",
+            "get",
+            {"category", "mode", "minutes", "by", "admin_level", "hex_resolution", "gaps", "f"},
+        ),
+        (
+            "/api/suggest",
+            "get",
+            {
+                "category",
+                "mode",
+                "minutes",
+                "by",
+                "admin_level",
+                "hex_resolution",
+                "count",
+                "candidates",
+            },
+        ),
+        ("/api/scenario", "post", {"f"}),
+    ],
+)
+def test_planning_parameters_are_described(client, path, method, names):
+    from gis.coverage import MAX_COUNT, MAX_MINUTES
+    from web.planning_api import SCENARIO_KEYS
+
+    doc = client.get("/api/openapi.json").get_json()
+    op = doc["paths"][path][method]
+    params = {p["name"]: p for p in op["parameters"]}
+    assert set(params) == names
+    if "minutes" in params:
+        assert params["minutes"]["schema"]["maximum"] == MAX_MINUTES
+    if "count" in params:
+        assert params["count"]["schema"]["maximum"] == MAX_COUNT
+    if method == "post":
+        schema = op["requestBody"]["content"]["application/json"]["schema"]
+        assert set(schema["properties"]) == SCENARIO_KEYS

@@ -1,0 +1,487 @@
+"""Where to build: the ``p`` sites that cover the most uncovered demand within T (MCLP).
+
+The model (a maximal covering location problem, Church and ReVelle 1974):
+
+* **demand units** are the pieces of road beyond T (:mod:`gis.coverage_gaps`) cut at area
+  boundaries, each weighted by its demand (people, or metres of road) and located at its
+  midpoint ``m``;
+* a **candidate site** is a road point: by default every node of the mode's network where a
+  segment of class tertiary or higher (:data:`CANDIDATE_CLASSES`) ends, or points given by the
+  user, snapped like facilities;
+* a site **covers** a unit on segment ``e`` when the unit's midpoint reaches the site within T:
+  ``(1 - m) c_e + d(v_e -> site) <= T`` or, unless one-way binds, ``m c_e + d(u_e -> site)``.
+
+**Greedy with lazy evaluation** (CELF, Leskovec et al. 2007): coverage is submodular, so a
+site's gain only shrinks as sites are chosen, and a stale gain is an upper bound. Candidates
+start grouped in clusters (grid cells of the projected plane): one multi-source Dijkstra from
+all of a cluster's members gives, per node, the time to the *nearest* member, so the demand
+it covers bounds every member's gain. The heap holds clusters and sites by bound; a cluster at
+the top is opened (its members evaluated exactly), a site at the top whose gain is current is
+chosen. The result is exactly the plain greedy's (ties broken by candidate order), at a fraction
+of its Dijkstras. Greedy achieves at least ``1 - 1/e`` of the optimum; :func:`exact_mclp`
+solves the same model as an integer programme (PuLP with CBC) to measure the gap.
+
+The promised figures of each site (``newly_covered_*``) are not the model's: they are
+recomputed exactly by the coverage analysis with the sites added one at a time
+(:func:`gis.coverage.suggest`), so a what-if that adds the site shows the same change.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import dijkstra
+
+from gis.coverage_reach import augment, min_time_to, times_to
+from gis.graph import ModeGraph
+
+logger = logging.getLogger(__name__)
+
+#: Road classes whose nodes are default candidate sites (tertiary or higher, with links).
+CANDIDATE_CLASSES: frozenset[str] = frozenset(
+    {
+        "motorway",
+        "motorway_link",
+        "trunk",
+        "trunk_link",
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+    }
+)
+
+
+@dataclass
+class Demand:
+    """Demand units: uncovered road pieces at their midpoints.
+
+    Attributes
+    ----------
+    edge : ndarray of int64 [U]
+        Segment of each unit.
+    mid : ndarray of float64 [U]
+        Midpoint fraction.
+    weight : ndarray of float64 [U]
+        Demand (people or metres).
+    """
+
+    edge: np.ndarray
+    mid: np.ndarray
+    weight: np.ndarray
+
+
+@dataclass
+class Model:
+    """What the greedy and the exact solver share: units, candidates, and how to cover.
+
+    Attributes
+    ----------
+    graph : ModeGraph
+        The mode's graph.
+    demand : Demand
+        The units.
+    augmented : csr_array
+        The reversed graph with one virtual node per candidate.
+    n_candidates : int
+        Number of candidates.
+    threshold_s : float
+        T in seconds.
+    """
+
+    graph: ModeGraph
+    demand: Demand
+    augmented: csr_array
+    n_candidates: int
+    threshold_s: float
+    _unit_u: np.ndarray = field(init=False, repr=False)
+    _unit_v: np.ndarray = field(init=False, repr=False)
+    _unit_cu: np.ndarray = field(init=False, repr=False)
+    _unit_cv: np.ndarray = field(init=False, repr=False)
+    _node_ptr: np.ndarray = field(init=False, repr=False)
+    _node_units: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Precompute each unit's way out: nodes and seconds to them."""
+        g, d = self.graph, self.demand
+        cost = np.asarray(g.cost, dtype=float)[d.edge]
+        bound = np.asarray(g.edge_oneway, dtype=bool)[d.edge] & bool(g.oneway)
+        self._unit_u = np.asarray(g.edge_u)[d.edge].astype(np.int64)
+        self._unit_v = np.asarray(g.edge_v)[d.edge].astype(np.int64)
+        self._unit_cu = np.where(bound, np.inf, d.mid * cost)
+        self._unit_cv = (1.0 - d.mid) * cost
+        # node -> the units that leave through it (CSR), so a search's work follows its reach
+        ends = np.concatenate([self._unit_u, self._unit_v])
+        owner = np.concatenate([np.arange(len(d.edge)), np.arange(len(d.edge))])
+        order = np.argsort(ends, kind="stable")
+        self._node_ptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(ends, minlength=g.n_nodes))]
+        ).astype(np.int64)
+        self._node_units = owner[order]
+
+    def covered_by(self, row: np.ndarray) -> np.ndarray:
+        """Give the units a row of node times covers (work in proportion to its reach).
+
+        Parameters
+        ----------
+        row : ndarray [N]
+            Seconds from each node to a site, or to the nearest of several (inf: beyond).
+
+        Returns
+        -------
+        ndarray of int64
+            Indices of the covered units, sorted.
+        """
+        reached = np.flatnonzero(row <= self.threshold_s)
+        starts, stops = self._node_ptr[reached], self._node_ptr[reached + 1]
+        counts = stops - starts
+        total = int(counts.sum())
+        if total == 0:
+            return np.zeros(0, np.int64)
+        idx = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
+        units = np.unique(self._node_units[idx])
+        via_v = row[self._unit_v[units]] + self._unit_cv[units]
+        via_u = row[self._unit_u[units]] + self._unit_cu[units]
+        return units[np.minimum(via_u, via_v) <= self.threshold_s]
+
+    def covered(self, rows: np.ndarray) -> np.ndarray:
+        """Tell which units each row of node times covers.
+
+        Parameters
+        ----------
+        rows : ndarray [B, N] or [N]
+            Seconds from each node to a site (or to the nearest of several).
+
+        Returns
+        -------
+        ndarray of bool [B, U] or [U]
+            Covered units.
+        """
+        via_v = rows[..., self._unit_v] + self._unit_cv
+        via_u = rows[..., self._unit_u] + self._unit_cu
+        return np.minimum(via_u, via_v) <= self.threshold_s
+
+    def sets(self, candidates: np.ndarray) -> list[np.ndarray]:
+        """Give the units each candidate covers (one bounded Dijkstra per candidate)."""
+        out: list[np.ndarray] = []
+        n = self.graph.n_nodes
+        for _, rows in times_to(self.augmented, n, candidates, self.threshold_s):
+            for row in rows:
+                out.append(self.covered_by(row))
+        return out
+
+
+def build_model(
+    graph: ModeGraph,
+    reverse: csr_array,
+    demand: Demand,
+    entries: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n_candidates: int,
+    threshold_s: float,
+) -> Model:
+    """Assemble the model: the reversed graph with one virtual node per candidate.
+
+    Parameters
+    ----------
+    graph : ModeGraph
+        The mode's graph.
+    reverse : csr_array
+        Its reversed graph.
+    demand : Demand
+        The units.
+    entries : (candidate, node, cost_s)
+        How each candidate is entered (:func:`gis.coverage_reach.point_entries` or
+        :func:`gis.coverage_reach.node_entries`).
+    n_candidates : int
+        Number of candidates.
+    threshold_s : float
+        T in seconds.
+
+    Returns
+    -------
+    Model
+        The model.
+    """
+    return Model(graph, demand, augment(reverse, n_candidates, entries), n_candidates, threshold_s)
+
+
+@dataclass
+class Choice:
+    """The greedy's answer.
+
+    Attributes
+    ----------
+    sites : list of int
+        Chosen candidates, in order.
+    gains : list of float
+        Each one's gain in the model (demand newly covered).
+    evaluations : int
+        Candidates whose coverage was computed exactly.
+    cluster_searches : int
+        Dijkstras run for cluster bounds.
+    candidates : int
+        Candidates that could cover any unit (after the reach filter).
+    seconds : float
+        Wall time.
+    """
+
+    sites: list[int]
+    gains: list[float]
+    evaluations: int
+    cluster_searches: int
+    candidates: int
+    seconds: float
+
+
+def reachable_candidates(model: Model, cand_nodes: np.ndarray) -> np.ndarray:
+    """Keep the candidates some unit can reach within T (one multi-source Dijkstra).
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    cand_nodes : ndarray of int [C]
+        A node next to each candidate (its entry node).
+
+    Returns
+    -------
+    ndarray of int
+        Indices of the candidates worth evaluating.
+    """
+    if len(model.demand.edge) == 0:
+        return np.zeros(0, np.int64)
+    starts = np.unique(np.concatenate([model._unit_u, model._unit_v]))
+    g = model.graph.graph
+    dist = dijkstra(g, directed=True, indices=starts, limit=model.threshold_s, min_only=True)
+    return np.flatnonzero(np.isfinite(dist[np.asarray(cand_nodes, dtype=np.int64)]))
+
+
+def greedy(
+    model: Model,
+    count: int,
+    cand_xy: np.ndarray,
+    cand_nodes: np.ndarray,
+    *,
+    cell_m: float | None = None,
+) -> Choice:
+    """Choose ``count`` sites greedily with lazy evaluation (see the module docstring).
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    count : int
+        How many sites.
+    cand_xy : ndarray [C, 2]
+        Each candidate in the network's projection (metres), for the clusters.
+    cand_nodes : ndarray of int [C]
+        A node next to each candidate (for the reach filter).
+    cell_m : float, optional
+        Cluster cell size (default: about a third of the distance T covers at the median
+        speed of the network).
+
+    Returns
+    -------
+    Choice
+        The sites and their gains in the model.
+    """
+    t0 = time.perf_counter()
+    w = model.demand.weight.astype(float).copy()
+    live = reachable_candidates(model, cand_nodes)
+    if cell_m is None:
+        g = model.graph
+        cost = np.asarray(g.cost, dtype=float)
+        ok = np.isfinite(cost) & (cost > 0)
+        speed = float(np.median(np.asarray(g.edge_len)[ok] / cost[ok])) if ok.any() else 10.0
+        cell_m = max(50.0, model.threshold_s * speed / 3)
+    key = np.floor(np.asarray(cand_xy, dtype=float)[live] / cell_m).astype(np.int64)
+    clusters: dict[tuple[int, int], list[int]] = {}
+    for c, (kx, ky) in zip(live.tolist(), key.tolist(), strict=True):
+        clusters.setdefault((kx, ky), []).append(c)
+    n = model.graph.n_nodes
+    sets: dict[tuple[int, int], np.ndarray] = {}  # (kind, id) -> covered units
+    heap: list[tuple[float, int, int, int, int]] = []  # (-value, kind, order, id, stamp)
+    members: list[list[int]] = list(clusters.values())
+    searches = 0
+    for cid, group in enumerate(members):
+        if len(group) == 1:
+            s = _sets_of(model, group)[0]
+            sets[(1, group[0])] = s
+            heapq.heappush(heap, (-float(w[s].sum()), 1, group[0], group[0], 0))
+        else:
+            dist = min_time_to(model.augmented, n, np.asarray(group), model.threshold_s)
+            searches += 1
+            s = model.covered_by(dist)
+            sets[(0, cid)] = s
+            heapq.heappush(heap, (-float(w[s].sum()), 0, min(group), cid, 0))
+    evaluations = sum(1 for k in sets if k[0] == 1)
+    chosen: list[int] = []
+    gains: list[float] = []
+    stamp = 0
+    while heap and len(chosen) < count:
+        neg, kind, order, ident, at = heapq.heappop(heap)
+        s = sets[(kind, ident)]
+        value = float(w[s].sum())
+        if at != stamp or value != -neg:
+            heapq.heappush(heap, (-value, kind, order, ident, stamp))
+            continue
+        if value <= 0:
+            break
+        if kind == 0:  # open the cluster: its members exactly
+            group = members[ident]
+            for c, cs in zip(group, _sets_of(model, group), strict=True):
+                sets[(1, c)] = cs
+                heapq.heappush(heap, (-float(w[cs].sum()), 1, c, c, stamp))
+            evaluations += len(group)
+            continue
+        chosen.append(ident)
+        gains.append(value)
+        w[s] = 0.0
+        stamp += 1
+    return Choice(
+        sites=chosen,
+        gains=gains,
+        evaluations=evaluations,
+        cluster_searches=searches,
+        candidates=len(live),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _sets_of(model: Model, group: list[int]) -> list[np.ndarray]:
+    return model.sets(np.asarray(group, dtype=np.int64))
+
+
+def plain_greedy(sets: list[np.ndarray], weights: np.ndarray, count: int) -> list[int]:
+    """Choose sites by the plain greedy rule (every gain recomputed each round).
+
+    For tests: :func:`greedy` must choose the same sites.
+
+    Parameters
+    ----------
+    sets : list of ndarray
+        Units covered by each candidate.
+    weights : ndarray [U]
+        Demand of each unit.
+    count : int
+        How many sites.
+
+    Returns
+    -------
+    list of int
+        Chosen candidates.
+    """
+    w = np.asarray(weights, dtype=float).copy()
+    chosen: list[int] = []
+    for _ in range(count):
+        gains = np.array([w[s].sum() for s in sets])
+        if not len(gains) or gains.max() <= 0:
+            break
+        best = int(np.argmax(gains))
+        chosen.append(best)
+        w[sets[best]] = 0.0
+    return chosen
+
+
+def exact_mclp(
+    sets: list[np.ndarray], weights: np.ndarray, count: int, *, time_limit_s: float = 60.0
+) -> dict:
+    """Solve the maximal covering location problem exactly (PuLP with CBC).
+
+    Maximise ``sum_u w_u y_u`` subject to ``y_u <= sum_{c covers u} x_c``,
+    ``sum_c x_c = count`` (at most the number of candidates), ``x`` binary, ``0 <= y <= 1``.
+
+    Parameters
+    ----------
+    sets : list of ndarray
+        Units covered by each candidate.
+    weights : ndarray [U]
+        Demand of each unit.
+    count : int
+        How many sites.
+    time_limit_s : float
+        CBC's time limit; past it the best solution found is returned.
+
+    Returns
+    -------
+    dict
+        ``sites``, ``objective``, ``status`` (PuLP's word for the solution: ``Optimal
+        Solution Found``, ``Solution Found`` when stopped by the time limit, ...),
+        ``optimal`` (bool), ``bound`` (an upper bound on the optimum: the optimum when it was
+        proven, else the smaller of the LP relaxation's value and the sum of the ``count``
+        largest single gains) and ``seconds``.
+    """
+    import pulp
+
+    t0 = time.perf_counter()
+    w = np.asarray(weights, dtype=float)
+    covering: dict[int, list[int]] = {}
+    for c, s in enumerate(sets):
+        for u in s.tolist():
+            covering.setdefault(u, []).append(c)
+    units = sorted(u for u in covering if w[u] > 0)
+    cands = sorted({c for u in units for c in covering[u]})
+
+    def solve(relax: bool):
+        prob = pulp.LpProblem("mclp", pulp.LpMaximize)
+        cat = "Continuous" if relax else "Binary"
+        var = prob.add_variable if hasattr(prob, "add_variable") else pulp.LpVariable
+        x = {c: var(f"x{c}", 0, 1, cat=cat) for c in cands}
+        y = {u: var(f"y{u}", 0, 1) for u in units}
+        prob += pulp.lpSum(float(w[u]) * y[u] for u in units)
+        for u in units:
+            prob += y[u] <= pulp.lpSum(x[c] for c in covering[u])
+        prob += pulp.lpSum(x.values()) == min(count, len(cands))
+        with warnings.catch_warnings():
+            # PuLP 3.3, the last release for Python 3.11, announces that PuLP 4 moves the
+            # bundled CBC to an extra; the bundled one is what runs here
+            warnings.filterwarnings("ignore", "PULP_CBC_CMD is deprecated", DeprecationWarning)
+            solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s)
+        prob.solve(solver)
+        return prob, x
+
+    if not units:
+        return {
+            "sites": [],
+            "objective": 0.0,
+            "status": "Optimal Solution Found",
+            "optimal": True,
+            "bound": 0.0,
+            "seconds": time.perf_counter() - t0,
+        }
+    prob, x = solve(relax=False)
+    sites = [c for c in cands if (x[c].value() or 0) > 0.5]
+    covered = np.zeros(len(w), dtype=bool)
+    for c in sites:
+        covered[sets[c]] = True
+    objective = float(w[covered].sum())
+    # CBC stopped by its time limit still reports status 1; the solution's status tells
+    status = pulp.LpSolution[prob.sol_status]
+    optimal = prob.sol_status == pulp.LpSolutionOptimal and math.isclose(
+        float(pulp.value(prob.objective) or 0.0), objective, rel_tol=1e-6
+    )
+    # an upper bound on the optimum: the optimum itself, else the p largest single gains
+    # (coverage is subadditive), tightened by the LP relaxation when it solves in time
+    gains = np.sort([float(w[s].sum()) for s in sets])[::-1]
+    bound = objective if optimal else float(gains[:count].sum())
+    if not optimal:
+        lp, _ = solve(relax=True)
+        if pulp.LpStatus[lp.status] == "Optimal":
+            bound = min(bound, float(pulp.value(lp.objective) or bound))
+    return {
+        "sites": sites,
+        "objective": objective,
+        "status": status,
+        "optimal": optimal,
+        "bound": bound,
+        "seconds": time.perf_counter() - t0,
+    }
