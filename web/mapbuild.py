@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import folium
 from branca.element import Figure
+from folium.map import FitBounds
 from folium.plugins import MarkerCluster, VectorGridProtobuf
 from folium.utilities import JsCode
 
@@ -68,7 +69,11 @@ def new_map(
     )
     m.default_js, m.default_css = _leaflet_assets()
     if bounds and bounds[2] - bounds[0] > 1e-6 and bounds[3] - bounds[1] > 1e-6:
-        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+        fit = FitBounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+        # no zoom animation: layers added right after would first load the tiles of
+        # zoom_start, which an animated fit keeps until it ends (a third more bytes)
+        fit.options["animate"] = False
+        fit.add_to(m)
     if tile_url:
         folium.TileLayer(
             tiles=tile_url,
@@ -108,19 +113,23 @@ def add_clusters(m: folium.Map, groups: dict[str, str]) -> dict[str, str]:
     """One marker cluster per class (class value -> layer name); returns JS variable names."""
     names = {}
     for value, label in groups.items():
-        cluster = MarkerCluster(name=label, options={"showCoverageOnHover": False})
+        cluster = MarkerCluster(
+            name=label,
+            options={
+                "showCoverageOnHover": False,
+                # 44 px icons in the class colour, with an accessible name (js/map.js)
+                "iconCreateFunction": JsCode("SIGAP.clusterIcon"),
+            },
+        )
         cluster.default_js = [
             (
                 "markerclusterjs",
                 asset_url("vendor", "leaflet.markercluster.js", "leaflet.markercluster"),
             )
         ]
+        # MarkerCluster.Default.css only colours the default icons, which are not used
         cluster.default_css = [
             ("markerclustercss", asset_url("vendor", "MarkerCluster.css", "leaflet.markercluster")),
-            (
-                "markerclusterdefaultcss",
-                asset_url("vendor", "MarkerCluster.Default.css", "leaflet.markercluster"),
-            ),
         ]
         cluster.add_to(m)
         names[value] = cluster.get_name()
@@ -138,8 +147,15 @@ def add_groups(m: folium.Map, groups: dict[str, str], *, show: bool = True) -> d
 
 
 def finish(m: folium.Map, names: dict[str, object]) -> MapParts:
-    """Add the layer control, render, and split into header / body / script."""
-    control = folium.LayerControl(collapsed=False, position="topright")
+    """Add the layer control, render, and split into header / body / script.
+
+    The layer control starts collapsed below the desktop width (``js/map.js`` decides, in
+    the browser) and open on a desktop, as the side panel's neighbour.
+    """
+    control = folium.LayerControl(
+        collapsed=JsCode("SIGAP.map.layersCollapsed()"),  # type: ignore[arg-type]
+        position="topright",
+    )
     control.add_to(m)
     root = m.get_root()
     assert isinstance(root, Figure)
