@@ -84,7 +84,7 @@
     var interactive = opts.interactive !== false;
     var marker = L.marker(latlng, {
       icon: namedIcon({
-        className: "sigap-marker" + (opts.size ? " " + opts.size : ""),
+        className: "sigap-marker" + (opts.size ? " marker-" + opts.size : ""),
         html: pin,
         iconSize: [MARKER_PX, MARKER_PX],
         label: opts.label

@@ -70,8 +70,9 @@
     /* a tap on the bar (the peek or the button) toggles; a swipe is not followed by it */
     var start = null;
     var swipedAt = 0;
-    bar.addEventListener("click", function () {
-      if (Date.now() - swipedAt < 500) { return; }
+    bar.addEventListener("click", function (e) {
+      /* the click a mouse sends after a drag (a key's click has detail 0) */
+      if (e.detail > 0 && Date.now() - swipedAt < 500) { return; }
       set(!isExpanded());
     });
     bar.addEventListener("pointerdown", function (e) {
