@@ -217,7 +217,8 @@ def _load_once(browser, url: str, profile: Profile) -> dict:
         cdp.on("Network.requestWillBeSent", lambda e: started.append(e["timestamp"]))
         cdp.on("Network.loadingFinished", lambda e: _done(e, received, finished))
         page.goto(url, wait_until="load", timeout=120_000)
-        page.wait_for_function("window.__sigapFirstMarker !== undefined", timeout=120_000)
+        # a function, not an expression: the page's CSP forbids the eval an expression needs
+        page.wait_for_function("() => window.__sigapFirstMarker !== undefined", timeout=120_000)
         page.wait_for_load_state("networkidle", timeout=120_000)
         marker_ms = page.evaluate("window.__sigapFirstMarker")
         load_ms = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventStart")

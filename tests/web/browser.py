@@ -162,8 +162,10 @@ def record_weight(w: Watched, page: str) -> int:
 
 
 def wait_for_road_tiles(w: Watched) -> None:
+    # a function, not an expression: polling an expression needs eval, which the page's CSP
+    # refuses (the wait then fails whenever the tiles are not there at the first look)
     w.page.wait_for_function(
-        "document.querySelectorAll('.leaflet-tile path, .leaflet-tile canvas').length > 0",
+        "() => document.querySelectorAll('.leaflet-tile path, .leaflet-tile canvas').length > 0",
         timeout=15000,
     )
 

@@ -267,11 +267,13 @@ def test_sheet_opens_by_tap_swipe_button_and_keyboard(on, live_server):
     bar = rect(w, "[data-sheet-bar]")
     x = bar["left"] + bar["width"] / 3
     swipe(w, x, bar["top"] + 30, bar["top"] - 200)
-    w.page.wait_for_function("document.getElementById('sheet').classList.contains('is-expanded')")
+    w.page.wait_for_function("() => document.getElementById('sheet').classList.contains('is-expanded')")
     assert toggle.get_attribute("aria-expanded") == "true"
     bar = rect(w, "[data-sheet-bar]")
     swipe(w, x, bar["top"] + 20, bar["top"] + 300)
-    w.page.wait_for_function("!document.getElementById('sheet').classList.contains('is-expanded')")
+    w.page.wait_for_function(
+        "() => !document.getElementById('sheet').classList.contains('is-expanded')"
+    )
     # the keyboard: Enter on the button opens, Escape closes and keeps the focus there
     toggle.focus()
     w.page.keyboard.press("Enter")
