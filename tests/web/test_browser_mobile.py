@@ -267,7 +267,9 @@ def test_sheet_opens_by_tap_swipe_button_and_keyboard(on, live_server):
     bar = rect(w, "[data-sheet-bar]")
     x = bar["left"] + bar["width"] / 3
     swipe(w, x, bar["top"] + 30, bar["top"] - 200)
-    w.page.wait_for_function("() => document.getElementById('sheet').classList.contains('is-expanded')")
+    w.page.wait_for_function(
+        "() => document.getElementById('sheet').classList.contains('is-expanded')"
+    )
     assert toggle.get_attribute("aria-expanded") == "true"
     bar = rect(w, "[data-sheet-bar]")
     swipe(w, x, bar["top"] + 20, bar["top"] + 300)
