@@ -153,7 +153,7 @@ def finish(m: folium.Map, names: dict[str, object]) -> MapParts:
     the browser) and open on a desktop, as the side panel's neighbour.
     """
     control = folium.LayerControl(
-        collapsed=JsCode("SIGAP.map.layersCollapsed()"),  # type: ignore[arg-type]
+        collapsed=JsCode("SIGAP.map.layersCollapsed()"),
         position="topright",
     )
     control.add_to(m)

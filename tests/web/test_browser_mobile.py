@@ -310,7 +310,15 @@ def test_menu_button_holds_navigation_and_language_by_keyboard(on, live_server):
     w.page.keyboard.press("Escape")
     assert button.get_attribute("aria-expanded") == "false"
     assert w.page.evaluate("document.activeElement.hasAttribute('data-menu-button')")
+    # a tap on the map closes the open menu, and only that: no starting point is chosen
+    button.tap()
+    assert w.page.locator("#site-menu nav").is_visible()
+    w.page.touchscreen.tap(*_centre(free_map_rect(w)))
+    assert button.get_attribute("aria-expanded") == "false"
+    assert not w.page.locator("#site-menu").is_visible()
+    assert w.page.locator("body").get_attribute("data-route-state") is None
     # the language switch inside the menu, by keyboard
+    button.focus()
     w.page.keyboard.press("Enter")
     w.page.locator(".lang a[data-lang='en']").focus()
     w.page.keyboard.press("Enter")

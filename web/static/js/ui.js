@@ -37,10 +37,14 @@
     document.addEventListener("keydown", function (e) {
       if ((e.key === "Escape" || e.key === "Esc") && isOpen()) { set(false, true); }
     });
-    /* a tap or click anywhere else closes it */
+    /* a tap or click anywhere else closes it, and does nothing more (no route on the map) */
     document.addEventListener("click", function (e) {
-      if (isOpen() && !menu.contains(e.target) && !button.contains(e.target)) { set(false, false); }
-    });
+      if (isOpen() && !menu.contains(e.target) && !button.contains(e.target)) {
+        e.stopPropagation();
+        e.preventDefault();
+        set(false, false);
+      }
+    }, true);
     /* focus leaving the menu (Tab past the last link) closes it */
     menu.addEventListener("focusout", function (e) {
       if (isOpen() && e.relatedTarget && !menu.contains(e.relatedTarget) && e.relatedTarget !== button) {
