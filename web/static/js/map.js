@@ -260,6 +260,20 @@
     return new Control().addTo(map());
   }
 
+  /* Load the script at ``url`` (once) and run ``fn`` when it has run; at once if
+   * ``isReady()`` is already true. mapbuild.py loads Leaflet.VectorGrid so, after Leaflet. */
+  var loading = {};
+  function loadScript(url, isReady, fn) {
+    if (isReady()) { fn(); return; }
+    var s = loading[url];
+    if (!s) {
+      s = loading[url] = document.createElement("script");
+      s.src = url;
+      document.head.appendChild(s);
+    }
+    s.addEventListener("load", function () { if (isReady()) { fn(); } });
+  }
+
   /* --- road styles, used by the vector-tile layer while tiles render --- */
   function roadClass(highway) {
     var groups = data().roadStyle || {};
@@ -315,6 +329,7 @@
     layerMarker: layerMarker, setResult: setResult, peek: peek, say: say, errorText: errorText,
     getJSON: getJSON, checkedMode: checkedMode, fitVisible: fitVisible,
     collapseSheet: collapseSheet, locate: locate, addLocateControl: addLocateControl,
+    loadScript: loadScript,
     /* read by folium's script when it builds the layer control (mapbuild.finish) */
     layersCollapsed: function () { return !isDesktop(); }
   };
