@@ -91,10 +91,10 @@ def new_map(
 
 class _Roads(VectorGridProtobuf):
     """The road layer: a feature group on the map at once, holding the VectorGrid layer as
-    soon as Leaflet.VectorGrid has loaded. The page's script loads it after Leaflet (an
-    ``async`` script could run before Leaflet), so the offices' markers, which come with the
-    page, do not wait for its 15 KB on a slow connection. Events of the tiles (clicks on
-    roads) reach the group."""
+    soon as Leaflet.VectorGrid has loaded. The page's script loads it after the page's load
+    event (an ``async`` script could run before Leaflet), so the offices' markers, which come
+    with the page, wait neither for its 15 KB nor for the tiles on a slow connection. Events
+    of the tiles (clicks on roads) reach the group."""
 
     _template = Template(
         """

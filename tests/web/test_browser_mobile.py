@@ -256,6 +256,11 @@ def test_sheet_opens_by_tap_swipe_button_and_keyboard(on, live_server):
     toggle.tap()
     assert toggle.get_attribute("aria-expanded") == "true" and body.is_visible()
     assert w.page.locator("#category").is_visible()
+    # a change of choice shows in the summary, before any answer
+    w.page.select_option("#category", "post")
+    w.page.get_by_label("Mobil").check()
+    assert w.page.locator("#sheet-peek .peek-main").inner_text() == "Kantor pos · Mobil"
+    assert w.page.locator("#sheet-peek .peek-sub").inner_text() == "Ketuk peta untuk mulai."
     toggle.tap()
     assert toggle.get_attribute("aria-expanded") == "false" and not body.is_visible()
     # a tap on the summary

@@ -16,14 +16,9 @@
     var category = document.getElementById("category");
     var origin = null;
     var seq = 0;
-    /* the sheet's summary before any answer: the choice, and how to start (from the page) */
-    var startHint = (document.querySelector("#sheet-peek .peek-sub") || {}).textContent || "";
-    function choiceText() {
-      var opt = category.options[category.selectedIndex];
-      return (opt ? opt.text : "") + " · " + ((d.modes || {})[M.checkedMode()] || "");
-    }
+    M.startHint();  /* kept before any answer replaces it */
     function search() {
-      if (!origin) { M.peek(choiceText(), startHint); return; }
+      if (!origin) { M.peek(M.choiceText(category), M.startHint()); return; }
       var mode = M.checkedMode();
       var mine = ++seq;
       routeLayer.clearLayers();

@@ -192,6 +192,20 @@
     var r = document.querySelector("input[name=mode]:checked");
     return r ? r.value : "walk";
   }
+  /* The sheet's summary before any answer: "<chosen option> · <travel mode>", and the hint
+   * how to start, as the page rendered it (peek_sub). */
+  function choiceText(select) {
+    var opt = select.options[select.selectedIndex];
+    return (opt ? opt.text : "") + " · " + ((data().modes || {})[checkedMode()] || "");
+  }
+  var firstHint = null;
+  function startHint() {
+    if (firstHint === null) {
+      var node = document.querySelector("#sheet-peek .peek-sub");
+      firstHint = node ? node.textContent : "";
+    }
+    return firstHint;
+  }
   function sheetExpandedOverMap() {
     var sheet = SIGAP.ui && SIGAP.ui.sheet;
     return Boolean(sheet && sheet.isOverlay() && sheet.isExpanded());
@@ -260,8 +274,9 @@
     return new Control().addTo(map());
   }
 
-  /* Load the script at ``url`` (once) and run ``fn`` when it has run; at once if
-   * ``isReady()`` is already true. mapbuild.py loads Leaflet.VectorGrid so, after Leaflet. */
+  /* Load the script at ``url`` (once) after the page's load event, and run ``fn`` when it
+   * has run; at once if ``isReady()`` is already true. For what the first paint need not
+   * wait for: mapbuild.py loads Leaflet.VectorGrid (the road layer) so. */
   var loading = {};
   function loadScript(url, isReady, fn) {
     if (isReady()) { fn(); return; }
@@ -269,7 +284,9 @@
     if (!s) {
       s = loading[url] = document.createElement("script");
       s.src = url;
-      document.head.appendChild(s);
+      var add = function () { document.head.appendChild(s); };
+      if (document.readyState === "complete") { add(); }
+      else { window.addEventListener("load", add); }
     }
     s.addEventListener("load", function () { if (isReady()) { fn(); } });
   }
@@ -327,7 +344,8 @@
     tooltipContent: tooltipContent, dotMarker: dotMarker, clusterIcon: clusterIcon,
     spec: spec, classOf: classOf, featureTitle: featureTitle, featurePopup: featurePopup,
     layerMarker: layerMarker, setResult: setResult, peek: peek, say: say, errorText: errorText,
-    getJSON: getJSON, checkedMode: checkedMode, fitVisible: fitVisible,
+    getJSON: getJSON, checkedMode: checkedMode, choiceText: choiceText, startHint: startHint,
+    fitVisible: fitVisible,
     collapseSheet: collapseSheet, locate: locate, addLocateControl: addLocateControl,
     loadScript: loadScript,
     /* read by folium's script when it builds the layer control (mapbuild.finish) */

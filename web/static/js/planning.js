@@ -25,13 +25,9 @@
     var minutesSelect = document.getElementById("minutes");
     var seq = 0;
     var point = null;
-    var startHint = (document.querySelector("#sheet-peek .peek-sub") || {}).textContent || "";
-    function choiceText() {
-      var opt = minutesSelect.options[minutesSelect.selectedIndex];
-      return (opt ? opt.text : "") + " · " + ((d.modes || {})[M.checkedMode()] || "");
-    }
+    M.startHint();  /* kept before any answer replaces it */
     function run() {
-      if (!point) { M.peek(choiceText(), startHint); return; }
+      if (!point) { M.peek(M.choiceText(minutesSelect), M.startHint()); return; }
       var minutes = minutesSelect.value;
       var mode = M.checkedMode();
       var mine = ++seq;
