@@ -55,7 +55,7 @@ DATABASE = "sigap_bench_pages"
 BASELINE_REF = os.environ.get(
     "SIGAP_BENCH_PAGES_BASELINE", "3e1f9513810a0cdff03c1637c22f010c4455987c"
 )
-RUNS = int(os.environ.get("SIGAP_BENCH_PAGES_RUNS", "5"))
+RUNS = int(os.environ.get("SIGAP_BENCH_PAGES_RUNS", "9"))
 CHROMIUM = Path("/usr/bin/chromium")
 VIEWPORT = {"width": 360, "height": 740}
 
