@@ -109,6 +109,8 @@ class _Roads(VectorGridProtobuf):
         """
     )
     default_js: list = []
+    #: URL of Leaflet.VectorGrid (content-hashed), loaded by the page after its load event
+    script_url: str = ""
 
 
 def add_roads(m: folium.Map, name: str, *, style: str, interactive: bool = False):
@@ -176,7 +178,8 @@ def finish(m: folium.Map, names: dict[str, object]) -> MapParts:
     the browser) and open on a desktop, as the side panel's neighbour.
     """
     control = folium.LayerControl(
-        collapsed=JsCode("SIGAP.map.layersCollapsed()"),
+        # decided in the browser by the screen width; folium types this option as bool
+        collapsed=JsCode("SIGAP.map.layersCollapsed()"),  # type: ignore[arg-type]
         position="topright",
     )
     control.add_to(m)
