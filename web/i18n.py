@@ -70,7 +70,32 @@ def js_strings() -> dict[str, str]:
         "error_no_facilities": gettext("There is no office of this kind in the data yet."),
         "error_generic": gettext("Sorry, something went wrong. Please try again."),
         "error_network": gettext("The server cannot be reached. Check your connection."),
-        "geolocation_unavailable": gettext("Your location is not available on this device."),
+        "geolocation_unavailable": gettext(
+            "This browser cannot give your location. Tap the map to choose a starting point."
+        ),
+        "geolocation_locating": gettext("Finding your location..."),
+        "geolocation_denied": gettext(
+            "Permission to use your location was refused. Allow location for this site in the"
+            " browser settings, or tap the map to choose a starting point."
+        ),
+        "geolocation_no_fix": gettext(
+            "Your location could not be found (no GPS fix). Try again in the open, or tap the"
+            " map to choose a starting point."
+        ),
+        "geolocation_timeout": gettext(
+            "Finding your location took too long. Try again, or tap the map to choose a"
+            " starting point."
+        ),
+        "geolocation_insecure": gettext(
+            "Your location can only be used over a secure (https) connection. Tap the map to"
+            " choose a starting point."
+        ),
+        "my_location": gettext("My location"),
+        "cluster": gettext("%(n)s places here: zoom in"),
+        "zoom_in": gettext("Zoom in"),
+        "zoom_out": gettext("Zoom out"),
+        "layers": gettext("Layers"),
+        "close": gettext("Close"),
         "origin": gettext("Starting point"),
         "name_missing": gettext("(no name)"),
         "yes": gettext("Yes"),

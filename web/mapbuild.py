@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 import folium
 from branca.element import Figure
+from folium.map import FitBounds
 from folium.plugins import MarkerCluster, VectorGridProtobuf
+from folium.template import Template
 from folium.utilities import JsCode
 
 from web import params
@@ -67,8 +69,15 @@ def new_map(
         control_scale=True,
     )
     m.default_js, m.default_css = _leaflet_assets()
+    # folium passes max_zoom to its tile layer only; clusters need it on the map itself
+    # before the road layer (loaded late) is on the map
+    m.options["maxZoom"] = MAX_ZOOM
     if bounds and bounds[2] - bounds[0] > 1e-6 and bounds[3] - bounds[1] > 1e-6:
-        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+        fit = FitBounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+        # no zoom animation: layers added right after would first load the tiles of
+        # zoom_start, which an animated fit keeps until it ends (a third more bytes)
+        fit.options["animate"] = False
+        fit.add_to(m)
     if tile_url:
         folium.TileLayer(
             tiles=tile_url,
@@ -80,9 +89,33 @@ def new_map(
     return m
 
 
+class _Roads(VectorGridProtobuf):
+    """The road layer: a feature group on the map at once, holding the VectorGrid layer as
+    soon as Leaflet.VectorGrid has loaded. The page's script loads it after the page's load
+    event (an ``async`` script could run before Leaflet), so the offices' markers, which come
+    with the page, wait neither for its 15 KB nor for the tiles on a slow connection. Events
+    of the tiles (clicks on roads) reach the group."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) -%}
+        var {{ this.get_name() }} = L.featureGroup();
+        SIGAP.map.loadScript({{ this.script_url|tojson }}, function () { return L.vectorGrid; },
+          function () {
+            {{ this.get_name() }}.addLayer(L.vectorGrid.protobuf(
+                {{ this.url|tojson }}, {{ this.options|tojavascript }}));
+        });
+        {%- endmacro %}
+        """
+    )
+    default_js: list = []
+    #: URL of Leaflet.VectorGrid (content-hashed), loaded by the page after its load event
+    script_url: str = ""
+
+
 def add_roads(m: folium.Map, name: str, *, style: str, interactive: bool = False):
-    """Our own road layer as vector tiles, styled by ``SIGAP.<style>`` in ``sigap.js``."""
-    layer = VectorGridProtobuf(
+    """Our own road layer as vector tiles, styled by ``SIGAP.<style>`` in ``js/map.js``."""
+    layer = _Roads(
         ROAD_TILE_URL,
         name=name,
         options={
@@ -94,12 +127,9 @@ def add_roads(m: folium.Map, name: str, *, style: str, interactive: bool = False
             "attribution": OSM_ATTRIBUTION,
         },
     )
-    layer.default_js = [
-        (
-            "vectorGrid",
-            asset_url("vendor", "Leaflet.VectorGrid.bundled.min.js", "leaflet.vectorgrid"),
-        )
-    ]
+    layer.script_url = asset_url(
+        "vendor", "Leaflet.VectorGrid.bundled.min.js", "leaflet.vectorgrid"
+    )
     layer.add_to(m)
     return layer
 
@@ -108,19 +138,23 @@ def add_clusters(m: folium.Map, groups: dict[str, str]) -> dict[str, str]:
     """One marker cluster per class (class value -> layer name); returns JS variable names."""
     names = {}
     for value, label in groups.items():
-        cluster = MarkerCluster(name=label, options={"showCoverageOnHover": False})
+        cluster = MarkerCluster(
+            name=label,
+            options={
+                "showCoverageOnHover": False,
+                # 44 px icons in the class colour, with an accessible name (js/map.js)
+                "iconCreateFunction": JsCode("SIGAP.clusterIcon"),
+            },
+        )
         cluster.default_js = [
             (
                 "markerclusterjs",
                 asset_url("vendor", "leaflet.markercluster.js", "leaflet.markercluster"),
             )
         ]
+        # MarkerCluster.Default.css only colours the default icons, which are not used
         cluster.default_css = [
             ("markerclustercss", asset_url("vendor", "MarkerCluster.css", "leaflet.markercluster")),
-            (
-                "markerclusterdefaultcss",
-                asset_url("vendor", "MarkerCluster.Default.css", "leaflet.markercluster"),
-            ),
         ]
         cluster.add_to(m)
         names[value] = cluster.get_name()
@@ -138,8 +172,16 @@ def add_groups(m: folium.Map, groups: dict[str, str], *, show: bool = True) -> d
 
 
 def finish(m: folium.Map, names: dict[str, object]) -> MapParts:
-    """Add the layer control, render, and split into header / body / script."""
-    control = folium.LayerControl(collapsed=False, position="topright")
+    """Add the layer control, render, and split into header / body / script.
+
+    The layer control starts collapsed below the desktop width (``js/map.js`` decides, in
+    the browser) and open on a desktop, as the side panel's neighbour.
+    """
+    control = folium.LayerControl(
+        # decided in the browser by the screen width; folium types this option as bool
+        collapsed=JsCode("SIGAP.map.layersCollapsed()"),  # type: ignore[arg-type]
+        position="topright",
+    )
     control.add_to(m)
     root = m.get_root()
     assert isinstance(root, Figure)

@@ -186,3 +186,72 @@ def pii_app(pii_db):
 @pytest.fixture
 def pii_client(pii_app):
     return pii_app.test_client()
+
+
+# --- the browser: Debian's headless Chromium through Playwright (tests/web/browser.py) ---
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the session."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.browser import launch_chromium
+
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser_context(chromium):
+    """A 1280 x 800 desktop, Indonesian, with "My location" allowed at ``browser.ORIGIN``."""
+    from tests.web.browser import ORIGIN
+
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 800},
+        geolocation={"latitude": ORIGIN[0], "longitude": ORIGIN[1]},
+        permissions=["geolocation"],
+        locale="id-ID",
+    )
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def device(chromium):
+    """``device(size)``: a touch context of one of ``browser.SIZES`` ("phone", "tablet",
+    "desktop"), made once per session; location not allowed."""
+    from tests.web.browser import device_options
+
+    made: dict = {}
+
+    def get(size: str):
+        if size not in made:
+            made[size] = chromium.new_context(**device_options(size))
+        return made[size]
+
+    yield get
+    for context in made.values():
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(routed_db):
+    """The app on the routed Helsinki database, served on 127.0.0.1."""
+    from tests.web.browser import LiveServer
+
+    server = LiveServer(web_app(routed_db))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def watched(browser_context):
+    """A fresh page of the desktop context, its errors and requests recorded."""
+    from tests.web.browser import Watched
+
+    w = Watched(browser_context)
+    yield w
+    w.close()

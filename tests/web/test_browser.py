@@ -1,195 +1,27 @@
-"""The map pages in a real browser: headless Chromium (Debian's) driven by Playwright.
+"""The map pages in a real browser: headless Chromium (Debian's) driven by Playwright, on
+a 1280 x 800 desktop (the phone and tablet: test_browser_mobile.py).
 
-The app runs on a live server on 127.0.0.1. Chromium's own background traffic goes to a proxy
-port on loopback that refuses connections; page requests are recorded and must all stay on
-127.0.0.1. Screenshots land in ``test-artifacts/`` (git-ignored).
+The app runs on a live server on 127.0.0.1; fixtures and helpers: tests/web/conftest.py and
+tests/web/browser.py. Screenshots land in ``test-artifacts/`` (git-ignored).
 """
 
 from __future__ import annotations
 
-import math
 import re
-import socket
-import threading
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
-from gis.settings import PROJECT_ROOT
 from layers.registry import LAYERS
+from tests.web.browser import ORIGIN, PAGE_BUDGET_BYTES, LiveServer, Watched
+from tests.web.browser import empty_map_point as _empty_map_point
+from tests.web.browser import open_page as _open
+from tests.web.browser import record_weight as _record_weight
+from tests.web.browser import shot as _shot
+from tests.web.browser import trip_words as _trip_words
+from tests.web.browser import wait_for_road_tiles as _wait_for_road_tiles
 from tests.web.conftest import web_app
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-#: The citizen map's first load, assets included, must transfer at most this much.
-PAGE_BUDGET_BYTES = 1_500_000
-ORIGIN = (60.1700, 24.9440)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """A WSGI server for ``app`` on 127.0.0.1 and a free port, in a thread."""
-
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture(scope="session")
-def live_server(routed_db):
-    server = LiveServer(web_app(routed_db))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def browser_context(tmp_path_factory):
-    if not CHROMIUM.is_file():
-        pytest.fail(f"Chromium is missing at {CHROMIUM} (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    refusing_port = _free_port()  # closed again: nothing listens there
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                f"--proxy-server=http://127.0.0.1:{refusing_port}",
-            ],
-            viewport={"width": 1280, "height": 800},
-            geolocation={"latitude": ORIGIN[0], "longitude": ORIGIN[1]},
-            permissions=["geolocation"],
-            locale="id-ID",
-        )
-        yield context
-        context.close()
-
-
-class Watched:
-    """A page with its console errors, page errors, dialogs and requests recorded."""
-
-    def __init__(self, context):
-        self.page = context.new_page()
-        # every page load is a first load: nothing cached from an earlier test
-        context.new_cdp_session(self.page).send("Network.clearBrowserCache")
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.dialogs: list[str] = []
-        self.finished: list = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("requestfinished", lambda r: self.finished.append(r))
-        self.page.on("dialog", self._dialog)
-
-    def _dialog(self, dialog) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def check_clean(self) -> None:
-        assert self.errors == [], self.errors
-        assert self.dialogs == []
-        for url in self.requests:
-            parts = urlsplit(url)
-            if parts.scheme in ("data", "blob", "about"):
-                continue
-            assert parts.hostname == "127.0.0.1", url
-
-    def close(self) -> None:
-        self.page.close()
-
-
-@pytest.fixture
-def watched(browser_context):
-    w = Watched(browser_context)
-    yield w
-    w.close()
-
-
-def _open(w: Watched, url: str) -> None:
-    w.page.goto(url)
-    w.page.wait_for_selector("body[data-ready='1']", timeout=15000)
-
-
-def _shot(w: Watched, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    w.page.screenshot(path=str(path))
-    return path
-
-
-def _record_weight(w: Watched, page: str) -> int:
-    """Bytes transferred (headers and encoded bodies) so far; kept in test-artifacts/."""
-    total = sum(
-        r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"] for r in w.finished
-    )
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / f"{page}-page-weight.txt").write_text(f"{total}\n")
-    return total
-
-
-def _wait_for_road_tiles(w: Watched) -> None:
-    w.page.wait_for_function(
-        "document.querySelectorAll('.leaflet-tile path, .leaflet-tile canvas').length > 0",
-        timeout=15000,
-    )
-
-
-def _empty_map_point(w: Watched, lat: float, lon: float) -> tuple[float, float]:
-    """Page coordinates of a spot near (lat, lon) where a click reaches the map itself."""
-    return w.page.evaluate(
-        """([lat, lon]) => {
-            const d = JSON.parse(document.getElementById('sigap-data').textContent);
-            const map = window[d.names.map];
-            const box = map.getContainer().getBoundingClientRect();
-            for (let r = 0; r < 200; r += 6) {
-              for (let a = 0; a < 360; a += 30) {
-                const p = map.latLngToContainerPoint([lat, lon]);
-                const x = box.left + p.x + r * Math.cos(a * Math.PI / 180);
-                const y = box.top + p.y + r * Math.sin(a * Math.PI / 180);
-                const el = document.elementFromPoint(x, y);
-                if (el && (el === map.getContainer() || el.closest('.leaflet-tile-pane'))) {
-                  return [x, y];
-                }
-              }
-            }
-            return null;
-        }""",
-        [lat, lon],
-    )
-
-
-def _trip_words(travel_time_s: float, distance_m: float, mode_words: str) -> str:
-    """The Indonesian trip summary, computed here independently of sigap.js."""
-    minutes = max(1, math.floor(travel_time_s / 60 + 0.5))
-    time = f"{minutes} menit" if minutes < 60 else f"{minutes // 60} jam {minutes % 60} menit"
-    if distance_m < 1000:
-        dist = f"{math.floor(distance_m / 10 + 0.5) * 10} m"
-    else:
-        dist = f"{distance_m / 1000:.1f} km".replace(".", ",")
-    return f"{time} {mode_words}, {dist}"
 
 
 def test_citizen_map_markers_route_and_page_weight(watched, live_server, db_rows):

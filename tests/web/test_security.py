@@ -17,7 +17,7 @@ KINDS = {
     "/api/layers": "api",
     "/api/layers/office/items?limit=5": "api",
     "/api/roads/tiles/15/18654/9484.pbf": "tile",
-    "/static/sigap.js": "asset",
+    "/static/js/map.js": "asset",
     "/no/such/page": "error",
     "/api/layers/office/items?limit=x": "error",
 }
