@@ -93,15 +93,19 @@ def road_fields(frame: pd.DataFrame) -> None:
         if missing.any():
             ends = shapely.get_point(geoms[missing], index)
             ids = node_ids(shapely.get_x(ends), shapely.get_y(ends))
-            column = frame[name].astype("Int64") if name in frame else pd.Series(
-                pd.NA, index=frame.index, dtype="Int64"
+            column = (
+                frame[name].astype("Int64")
+                if name in frame
+                else pd.Series(pd.NA, index=frame.index, dtype="Int64")
             )
             column[missing] = ids
             frame[name] = column
     missing = _missing(frame, "length_m")
     if missing.any():
-        lengths = frame["length_m"].astype(float) if "length_m" in frame else pd.Series(
-            np.nan, index=frame.index
+        lengths = (
+            frame["length_m"].astype(float)
+            if "length_m" in frame
+            else pd.Series(np.nan, index=frame.index)
         )
         lengths[missing] = line_lengths_m(geoms[missing])
         frame["length_m"] = lengths
@@ -111,14 +115,18 @@ def road_fields(frame: pd.DataFrame) -> None:
         frame["oneway"] = frame["oneway"].astype(object).where(frame["oneway"].notna(), False)
     missing = _missing(frame, "condition")
     if missing.any():
-        smooth = frame["smoothness"] if "smoothness" in frame else pd.Series(None, index=frame.index)
+        smooth = (
+            frame["smoothness"] if "smoothness" in frame else pd.Series(None, index=frame.index)
+        )
         surface = frame["surface"] if "surface" in frame else pd.Series(None, index=frame.index)
         derived = [
             road_condition(sm if isinstance(sm, str) else None, su if isinstance(su, str) else None)
             for sm, su in zip(smooth[missing], surface[missing], strict=True)
         ]
-        column = frame["condition"].astype(object) if "condition" in frame else pd.Series(
-            None, index=frame.index, dtype=object
+        column = (
+            frame["condition"].astype(object)
+            if "condition" in frame
+            else pd.Series(None, index=frame.index, dtype=object)
         )
         column[missing] = derived
         frame["condition"] = column
@@ -154,8 +162,10 @@ def complaint_fields(frame: pd.DataFrame) -> None:
     """
     missing = _missing(frame, "public_id")
     if missing.any():
-        column = frame["public_id"].astype(object) if "public_id" in frame else pd.Series(
-            None, index=frame.index, dtype=object
+        column = (
+            frame["public_id"].astype(object)
+            if "public_id" in frame
+            else pd.Series(None, index=frame.index, dtype=object)
         )
         column[missing] = [
             public_id(str(s), str(i))

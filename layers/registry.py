@@ -293,9 +293,7 @@ ALL_LAYERS: dict[str, LayerSpec] = {
                     "inspected_at", "datetime", "Tanggal inspeksi", "Inspected at", required=True
                 ),
                 FieldSpec("osm_way_id", "integer", "ID way OSM", "OSM way id"),
-                FieldSpec(
-                    "matched", "integer", "Ruas cocok", "Segments matched", load=False
-                ),
+                FieldSpec("matched", "integer", "Ruas cocok", "Segments matched", load=False),
                 _ATTRIBUTES,
             ),
             popup_fields=("condition", "inspected_at"),
@@ -314,7 +312,11 @@ ALL_LAYERS: dict[str, LayerSpec] = {
             columns=(
                 _ID,
                 FieldSpec(
-                    "public_id", "string", "Nomor pengaduan", "Request id", required=True,
+                    "public_id",
+                    "string",
+                    "Nomor pengaduan",
+                    "Request id",
+                    required=True,
                     max_length=32,
                 ),
                 FieldSpec(
