@@ -35,7 +35,7 @@ from ingest.fieldmap import map_columns
 from ingest.load import Chunks, LoadResult, layer_spec, record_failed_run
 from ingest.osm import file_sha256
 from ingest.readers import OpenedFile, check_path, open_file
-from ingest.rowcheck import RowChecker
+from ingest.rowcheck import REJECT_REASON, REJECT_ROW, RowChecker
 from layers.spec import LayerSpec
 
 logger = logging.getLogger(__name__)
@@ -258,7 +258,10 @@ def ingest_file(
                 out.rows += len(chunk.frame)
                 if len(checked.rejects):
                     reject_frames.append(checked.rejects)
-                    log.add(checked.rejects["row"].tolist(), checked.rejects["reason"].tolist())
+                    log.add(
+                        checked.rejects[REJECT_ROW].tolist(),
+                        checked.rejects[REJECT_REASON].tolist(),
+                    )
                 out.repaired.extend(checked.repaired)
                 bar.update(len(chunk.frame))
                 yield checked.rows
@@ -434,7 +437,7 @@ def write_rejects(frames: list[pd.DataFrame], path: Path) -> Path:
         geoms = rejects.pop("geometry") if "geometry" in rejects else None
         props = rejects.astype(object).where(rejects.notna(), None)
         for column in props.columns:
-            if column != "row":
+            if column != REJECT_ROW:
                 props[column] = props[column].map(lambda v: None if v is None else str(v))
         gdf = gpd.GeoDataFrame(props, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
         if path.exists():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,9 @@ from layers.aliases import VALUE_ALIASES, normalize
 from layers.spec import KEY_MAX_LENGTHS, FieldSpec, LayerSpec
 
 logger = logging.getLogger(__name__)
+
+#: Columns of the reject report before the row's original values.
+REJECT_ROW, REJECT_REASON = "reject_row", "reject_reason"
 
 #: A repaired polygon may differ from the original by this fraction of its area.
 MAX_REPAIR_AREA_CHANGE = 0.01
@@ -169,8 +173,8 @@ class RowChecker:
         out["attributes"] = attributes_json(frame[self.fmap.attributes])
         ok = _ok(reasons)
         rejects = frame.loc[~ok].copy()
-        rejects.insert(0, "row", rows[~ok])
-        rejects.insert(1, "reason", reasons[~ok])
+        rejects.insert(0, REJECT_ROW, rows[~ok])
+        rejects.insert(1, REJECT_REASON, reasons[~ok])
         if geoms is not None and not isinstance(chunk.geoms, type(None)):
             rejects["geometry"] = geoms[~ok]
         good = out.loc[ok].reset_index(drop=True)
@@ -545,10 +549,12 @@ def _datetimes(raw: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         return pd.to_datetime(raw, utc=True)
     text = raw.astype(object).where(raw.notna(), None)
-    try:
-        return pd.to_datetime(text, utc=True, errors="raise")
-    except (ValueError, TypeError, OverflowError):
-        return pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not infer format": we try both
+        try:
+            return pd.to_datetime(text, utc=True, errors="raise")
+        except (ValueError, TypeError, OverflowError):
+            return pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
 
 
 def attributes_json(frame: pd.DataFrame) -> pd.Series:
@@ -629,16 +635,3 @@ def _repair(geom, want: str) -> tuple[object | None, str]:
     if change > MAX_REPAIR_AREA_CHANGE:
         return None, f"invalid geometry ({why}); make_valid would change its area by {change:.0%}"
     return fixed, f"repaired with make_valid ({why})"
-
-
-def reject_frame_columns(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate chunks' rejects into one frame (``row``, ``reason``, original columns)."""
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame(columns=["row", "reason"])
-    return pd.concat(frames, ignore_index=True)
-
-
-def constants_of(mapping: Mapping[str, str]) -> dict[str, str]:
-    """Return ``mapping`` as a plain dict (for ``--set``)."""
-    return dict(mapping)

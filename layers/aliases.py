@@ -27,7 +27,7 @@ import re
 #: Field name -> column names that mean it, in order of preference.
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("nama", "name", "nama_tps", "nama_kantor", "nama_fasilitas", "nama_jalan", "namobj"),
-    "address": ("alamat", "address", "lokasi", "location", "incident_address", "alamat_lengkap"),
+    "address": ("alamat", "address", "incident_address", "lokasi", "location", "alamat_lengkap"),
     "phone": ("telepon", "phone", "telp", "no_telp", "no_telepon", "nomor_telepon"),
     "capacity_l": ("kapasitas", "capacity", "kapasitas_l", "capacity_l"),
     "population": ("penduduk", "jumlah_penduduk", "population", "jml_penduduk"),
