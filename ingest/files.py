@@ -231,7 +231,7 @@ def ingest_file(
         )
         sha = file_sha256(p)
     except IngestError as exc:
-        if not dry_run:
+        if not dry_run and p.exists():  # a run on a file; a mistyped name is no run
             record_failed_run(
                 url,
                 source=str(p.resolve()),
@@ -362,7 +362,7 @@ def _join_step(spec: LayerSpec, key: str, frames: Iterator[pd.DataFrame], out: F
             if c == "attributes":
                 return sql.SQL(
                     "CASE WHEN s.attributes IS NULL THEN t.attributes "
-                    "ELSE coalesce(t.attributes, '{{}}'::jsonb) || s.attributes END"
+                    "ELSE coalesce(t.attributes, '{}'::jsonb) || s.attributes END"
                 )
             return sql.SQL("coalesce(s.{c}, t.{c})").format(c=sql.Identifier(c))
 
@@ -439,6 +439,7 @@ def write_rejects(frames: list[pd.DataFrame], path: Path) -> Path:
         for column in props.columns:
             if column != REJECT_ROW:
                 props[column] = props[column].map(lambda v: None if v is None else str(v))
+        props[REJECT_ROW] = props[REJECT_ROW].astype("int64")
         gdf = gpd.GeoDataFrame(props, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
         if path.exists():
             path.unlink()

@@ -557,8 +557,23 @@ def ingest_osm_file(
     """
     from ingest import service
 
+    from ingest.load import record_failed_run
+
     started_at = datetime.now(UTC)
-    extract = read_osm(path, progress=progress)
+    try:
+        extract = read_osm(path, progress=progress)
+    except (IngestError, KeyboardInterrupt) as exc:
+        if Path(path).exists():  # a run on a file; a mistyped name is no run
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            record_failed_run(
+                url,
+                source=str(Path(path).resolve()),
+                sha256=None,
+                started_at=started_at,
+                status="interrupted" if interrupted else "failed",
+                error="interrupted while reading" if interrupted else exc.message,
+            )
+        raise
     result = service.load(
         url,
         extract.rows,

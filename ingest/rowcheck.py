@@ -406,13 +406,15 @@ class RowChecker:
             return text.map(lambda v: [p.strip() for p in v.split(";") if p.strip()] if v else None)
         if f.vocab:
             aliases = VALUE_ALIASES.get(f.name, {})
-            keys = text.map(lambda v: None if v is None else normalize(v))
-            values = keys.map(lambda v: v if v in f.vocab else aliases.get(v, v) if v else None)
-            bad = present & ~values.isin(list(f.vocab)).to_numpy() & values.notna().to_numpy()
+            keys = [None if v is None else normalize(v) for v in text]
+            mapped = [k if k in f.vocab else aliases.get(k, k) if k else None for k in keys]
+            bad = np.array([k is not None and k not in f.vocab for k in mapped], dtype=bool)
             if bad.any():
                 valid = ", ".join(f"{k} ({lab[0]})" for k, lab in f.vocab.items())
                 _reject(reasons, bad, [f"{where} {v!r} is not one of: {valid}" for v in raw[bad]])
-            return values.where(~pd.Series(bad), None)
+            return pd.Series(
+                [None if b else k for k, b in zip(mapped, bad, strict=True)], dtype=object
+            )
         return text
 
     def _source_ids(self, frame: pd.DataFrame, geoms, reasons: np.ndarray) -> pd.Series:
@@ -423,7 +425,7 @@ class RowChecker:
             return ids
         parts = frame.astype(object).where(frame.notna(), None).astype(str)
         if geoms is not None:
-            parts["\x00geom"] = pd.Series(shapely.to_wkb(geoms), dtype=object).astype(str)
+            parts["\x00geom"] = pd.Series(shapely.to_wkb(geoms, hex=True), dtype=object).astype(str)
         hashes = pd.util.hash_pandas_object(parts[sorted(parts.columns)], index=False)
         return pd.Series(np.char.mod("%016x", hashes.to_numpy()), dtype=object)
 
@@ -529,18 +531,16 @@ def _texts(raw: pd.Series) -> pd.Series:
     """Values as stripped texts (None where empty); a whole float is written as an integer."""
 
     def one(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        if isinstance(v, str):
+            return v.strip() or None
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
             return None
         if isinstance(v, float | np.floating) and float(v).is_integer():
             v = int(v)
-        text = str(v).strip()
-        return text or None
+        return str(v).strip() or None
 
-    if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
-        stripped = raw.astype(object).where(raw.notna(), None)
-        stripped = stripped.map(lambda v: v.strip() or None if isinstance(v, str) else one(v))
-        return stripped.reset_index(drop=True)
-    return raw.map(one).astype(object).reset_index(drop=True)
+    values = raw.to_numpy(dtype=object, na_value=None)
+    return pd.Series([one(v) for v in values], dtype=object)
 
 
 def _datetimes(raw: pd.Series) -> pd.Series:

@@ -82,7 +82,11 @@ def table_counts(url: str) -> dict[str, int]:
     with get_engine(url).connect() as conn:
         return {
             t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()  # noqa: S608
-            for t in ("admin_area", "office", "waste_bin", "road_segment", "ingest_run")
+            for t in ("admin_area", "office", "waste_bin", "road_segment")
+        } | {
+            "ingest_run": conn.execute(
+                text("SELECT count(*) FROM ingest_run WHERE status = 'ok'")
+            ).scalar()
         }
 
 
