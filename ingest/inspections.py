@@ -110,9 +110,13 @@ def apply_inspections(
     result.deleted.setdefault("road_segment", 0)
     cur.execute(_UNMATCHED_SQL, params)
     for source_id, way, kind in cur.fetchall():
-        how = f"osm_way_id {way}" if way is not None else f"a {str(kind or 'missing').lower()}"
-        where = "" if way is not None else f" within {tolerance_m:g} m"
-        out.unmatched.append(f"inspection {source_id}: no road segment matches {how}{where}")
+        if way is not None:
+            why = f"no road segment has osm_way_id {way}"
+        elif kind is not None:
+            why = f"no road segment within {tolerance_m:g} m of its {str(kind).lower()}"
+        else:
+            why = "it has neither an osm_way_id nor a geometry"
+        out.unmatched.append(f"inspection {source_id}: {why}")
     logger.info("inspections of %s changed %d road segments", source, changed)
 
 

@@ -222,7 +222,8 @@ class RowChecker:
         lon, lon_bad = _numbers(lon_raw)
         n = len(lat)
         empty = np.isnan(lat) & np.isnan(lon) & ~lat_bad & ~lon_bad
-        _reject(reasons, empty, "has no coordinates (latitude and longitude are empty)")
+        if self.spec.geometry_required:
+            _reject(reasons, empty, "has no coordinates (latitude and longitude are empty)")
         for bad, name, raw in ((lat_bad, fm.lat, lat_raw), (lon_bad, fm.lon, lon_raw)):
             _reject(reasons, bad, [f"{name} {v!r} is not a number" for v in raw[bad]])
         half = (np.isnan(lat) ^ np.isnan(lon)) & ~lat_bad & ~lon_bad
