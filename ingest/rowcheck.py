@@ -407,15 +407,16 @@ class RowChecker:
             return text.map(lambda v: [p.strip() for p in v.split(";") if p.strip()] if v else None)
         if f.vocab:
             aliases = VALUE_ALIASES.get(f.name, {})
-            keys = [None if v is None else normalize(v) for v in text]
-            mapped = [k if k in f.vocab else aliases.get(k, k) if k else None for k in keys]
-            bad = np.array([k is not None and k not in f.vocab for k in mapped], dtype=bool)
+            lookup = {}
+            for v in pd.unique(text.dropna()):
+                k = normalize(v)
+                lookup[v] = k if k in f.vocab else aliases.get(k, k)
+            mapped = text.map(lookup).astype(object).where(text.notna(), None)
+            bad = (mapped.notna() & ~mapped.isin(list(f.vocab))).to_numpy()
             if bad.any():
                 valid = ", ".join(f"{k} ({lab[0]})" for k, lab in f.vocab.items())
                 _reject(reasons, bad, [f"{where} {v!r} is not one of: {valid}" for v in raw[bad]])
-            return pd.Series(
-                [None if b else k for k, b in zip(mapped, bad, strict=True)], dtype=object
-            )
+            return mapped.where(~bad, None)
         return text
 
     def _source_ids(self, frame: pd.DataFrame, geoms, reasons: np.ndarray) -> pd.Series:
@@ -468,17 +469,16 @@ class RowChecker:
                 what = f" (column {where!r} is empty)" if where else ""
                 _reject(reasons, empty, f"{f.name!r} is missing{what}")
             if f.type == "string":
-                lengths = column.map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
+                lengths, nul = _lengths(column)
                 if f.max_length is not None:
                     long = lengths > f.max_length
                     _reject(reasons, long, f"{f.name!r} is longer than {f.max_length} characters")
-                nul = column.map(lambda v: isinstance(v, str) and "\x00" in v).to_numpy(dtype=bool)
                 _reject(reasons, nul, f"{f.name!r} contains a NUL character")
         if "source_id" in out:
-            long = out["source_id"].map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
-            _reject(
-                reasons, long > KEY_MAX_LENGTHS["source_id"], "its id is longer than 128 characters"
-            )
+            lengths, nul = _lengths(out["source_id"])
+            too_long = lengths > KEY_MAX_LENGTHS["source_id"]
+            _reject(reasons, too_long, "its id is longer than 128 characters")
+            _reject(reasons, nul, "its id contains a NUL character")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -500,6 +500,17 @@ def _reject(reasons: np.ndarray, mask: np.ndarray, reason) -> None:
             reasons[i] = text
 
 
+def _lengths(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Length of each text (0 for None) and whether it holds a NUL character."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(column.to_numpy(dtype=object, na_value=None), type=pa.string())
+    lengths = pc.fill_null(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False)
+    nul = pc.fill_null(pc.match_substring(arr, "\x00"), False).to_numpy(zero_copy_only=False)
+    return lengths, nul
+
+
 def _in_box(x: np.ndarray, y: np.ndarray, bbox) -> np.ndarray:
     w, s, e, n = bbox
     with np.errstate(invalid="ignore"):
@@ -515,8 +526,7 @@ def _numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         values = raw.astype(float).to_numpy()
         return values, np.zeros(len(values), dtype=bool)
-    text = raw.astype(object).where(raw.notna(), None)
-    text = text.map(lambda v: v.strip() if isinstance(v, str) else v)
+    text = _texts(raw)
     numbers = pd.to_numeric(text, errors="coerce")
     retry = numbers.isna() & text.notna()
     if retry.any():
@@ -530,6 +540,18 @@ def _numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _texts(raw: pd.Series) -> pd.Series:
     """Values as stripped texts (None where empty); a whole float is written as an integer."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object:
+        try:
+            arr = pa.array(raw.to_numpy(dtype=object, na_value=None), type=pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arr = None
+        if arr is not None:
+            trimmed = pc.utf8_trim_whitespace(arr)
+            trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+            return pd.Series(trimmed.to_numpy(zero_copy_only=False), dtype=object)
 
     def one(v):
         if isinstance(v, str):
