@@ -212,9 +212,13 @@ def main() -> None:
     points, roads = tmp / "puskesmas_1m.csv", tmp / "jalan_200k.gpkg"
     write_points(points)
     write_roads(roads)
-    print(f"files: {points.name} {points.stat().st_size / 1e6:.0f} MB, "
-          f"{roads.name} {roads.stat().st_size / 1e6:.0f} MB; load average {load_before[0]:.2f}")
-    header = f"{'data':<22}{'method':<34}{'rows':>9}{'s':>8}{'rows/s':>10}{'peak MB':>9}{'ratio':>8}"
+    print(
+        f"files: {points.name} {points.stat().st_size / 1e6:.0f} MB, "
+        f"{roads.name} {roads.stat().st_size / 1e6:.0f} MB; load average {load_before[0]:.2f}"
+    )
+    header = (
+        f"{'data':<22}{'method':<34}{'rows':>9}{'s':>8}{'rows/s':>10}{'peak MB':>9}{'ratio':>8}"
+    )
     print(header)
     for kind, path, table in (("points", points, "office"), ("roads", roads, "road_segment")):
         results = {}
@@ -242,11 +246,15 @@ def main() -> None:
             rate = r["rows"] / r["seconds"]
             ratio = "" if how.startswith("sigap") else f"{ours / rate:.1f}x"
             label = f"{kind} ({'1M CSV' if kind == 'points' else '200k GPKG'})"
-            print(f"{label:<22}{names[how]:<34}{r['rows']:>9}{r['seconds']:>8.1f}{rate:>10.0f}"
-                  f"{r['peak_mb']:>9.0f}{ratio:>8}")
+            print(
+                f"{label:<22}{names[how]:<34}{r['rows']:>9}{r['seconds']:>8.1f}{rate:>10.0f}"
+                f"{r['peak_mb']:>9.0f}{ratio:>8}"
+            )
     load_after = os.getloadavg()
-    print(f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f} "
-          f"on {os.cpu_count()} cores")
+    print(
+        f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f} "
+        f"on {os.cpu_count()} cores"
+    )
     drop_scratch_database(DB)
     for f in tmp.iterdir():
         f.unlink()

@@ -132,7 +132,7 @@ def print_file_summary(result: FileResult) -> None:
 @click.option("--sublayer", help="GeoPackage layer, zip member or Excel sheet to read.")
 @click.option(
     "--crs",
-    help="CRS of the file's coordinates, e.g. EPSG:23879 (default: the file's own; CSV: EPSG:4326).",
+    help="CRS of the file's coordinates, e.g. EPSG:23879 (default: the file's; CSV: EPSG:4326).",
 )
 @click.option(
     "--map",

@@ -169,10 +169,10 @@ def map_columns(
             fm.fields[name] = mapping[name]
             continue
         for candidate in _candidates(spec, name):
-            column = by_norm.get(candidate)
-            if column is not None and column not in taken:
-                fm.fields[name] = column
-                taken.add(column)
+            found = by_norm.get(candidate)
+            if found is not None and found not in taken:
+                fm.fields[name] = found
+                taken.add(found)
                 break
     if tabular:
         fm.lat = mapping.get("lat") or _first(by_norm, LATITUDE_ALIASES, taken)

@@ -51,19 +51,21 @@ class RejectLog(Sequence):
 
     def __init__(self) -> None:
         self.items: list[dict] = []
-        self.count = 0
+        self.total = 0
 
     def add(self, rows: Sequence[int], reasons: Sequence[str]) -> None:
         """Count rejects; keep the first :attr:`KEEP` of them."""
-        self.count += len(rows)
+        self.total += len(rows)
         room = self.KEEP - len(self.items)
         for row, reason in list(zip(rows, reasons, strict=True))[: max(room, 0)]:
             self.items.append({"row": int(row), "reason": str(reason)})
 
     def __len__(self) -> int:
-        return self.count
+        """Return the number of rejects counted."""
+        return self.total
 
     def __getitem__(self, index):  # type: ignore[override]
+        """Return a kept reject."""
         return self.items[index]
 
 
@@ -125,7 +127,7 @@ AFTER_LOAD: dict[str, object] = {}
 
 
 def default_rejects_path(path: Path, kind: str) -> Path:
-    """The reject report next to ``path``: ``<name>.rejects.csv`` or ``.rejects.geojson``."""
+    """Return where the reject report goes: ``<name>.rejects.csv`` or ``.geojson`` by it."""
     suffix = ".rejects.geojson" if kind in ("vector", "osm") else ".rejects.csv"
     return path.with_name(path.name + suffix)
 
@@ -290,7 +292,7 @@ def ingest_file(
             result=out.load,
         )
     finally:
-        out.rejected = log.count
+        out.rejected = log.total
         if reject_frames:
             out.rejects_path = write_rejects(
                 reject_frames, Path(rejects) if rejects else default_rejects_path(p, opened.kind)
@@ -338,7 +340,7 @@ def _check_plan(spec: LayerSpec, opened: OpenedFile, fmap, join: str | None) -> 
 
 
 def _join_step(spec: LayerSpec, key: str, frames: Iterator[pd.DataFrame], out: FileResult):
-    """The step that updates ``spec``'s rows matched on ``key`` from the file's rows."""
+    """Return the step that updates ``spec``'s rows matched on ``key`` from the file's rows."""
 
     def step(cur, result: LoadResult) -> None:
         first = next(frames, None)

@@ -556,7 +556,6 @@ def ingest_osm_file(
         A Ctrl-C arrived after the commit; the data is loaded.
     """
     from ingest import service
-
     from ingest.load import record_failed_run
 
     started_at = datetime.now(UTC)
@@ -571,7 +570,7 @@ def ingest_osm_file(
                 sha256=None,
                 started_at=started_at,
                 status="interrupted" if interrupted else "failed",
-                error="interrupted while reading" if interrupted else exc.message,
+                error="interrupted while reading" if interrupted else getattr(exc, "message", ""),
             )
         raise
     result = service.load(

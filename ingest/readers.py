@@ -139,7 +139,8 @@ def check_path(path: str | Path) -> Path:
     if p.is_dir():
         raise fail(p, "is a directory; expected a file.")
     if suffix_of(p) not in SUFFIXES:
-        msg = f"unsupported file type {p.suffix or '(no extension)'!r}; expected one of {', '.join(SUFFIXES)}."
+        kind = p.suffix or "(no extension)"
+        msg = f"unsupported file type {kind!r}; expected one of {', '.join(SUFFIXES)}."
         raise fail(p, msg)
     if p.stat().st_size == 0:
         raise fail(p, "file is empty (0 bytes).")
@@ -199,7 +200,7 @@ def _sibling(p: Path, suffix: str) -> Path | None:
 
 
 def _zip_member(p: Path, sublayer: str | None) -> str:
-    """The ``/vsizip/`` path of the one Shapefile (or GeoPackage, GeoJSON) inside a zip."""
+    """Return the ``/vsizip/`` path of the one Shapefile (or GeoPackage, GeoJSON) inside a zip."""
     if not zipfile.is_zipfile(p):
         raise fail(p, "is not a valid zip file (corrupt or truncated).")
     try:

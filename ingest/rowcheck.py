@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +115,7 @@ class RowChecker:
     seen: KeySet = field(default_factory=KeySet)
 
     def __post_init__(self) -> None:
+        """Read the CRS and check the ``--set`` constants once."""
         import pyproj
 
         self._transformer = None
@@ -205,7 +205,8 @@ class RowChecker:
                     np.abs(bounds[:, [1, 3]]) > 90
                 ).any(axis=1)
             _reject(reasons, wild, [self._metres_reason(b[0], b[1]) for b in bounds[wild]])
-            geoms = np.where(wild, None, geoms)
+            geoms = geoms.copy()
+            geoms[wild] = None
         return self._to_wgs84(geoms, reasons)
 
     def _metres_reason(self, x: float, y: float) -> str:
@@ -287,7 +288,9 @@ class RowChecker:
                 )
             )
             _reject(reasons, outside, f"lies outside the declared extent {w},{s},{e},{nn}")
-        return np.where(off, None, geoms)
+        geoms = geoms.copy()
+        geoms[off] = None
+        return geoms
 
     def _coerce(
         self, geoms: np.ndarray, reasons: np.ndarray, rows: np.ndarray, repaired: list[int]
@@ -370,7 +373,7 @@ class RowChecker:
     def _convert(
         self, f: FieldSpec, raw: pd.Series, column: str | None, reasons: np.ndarray
     ) -> pd.Series:
-        """The values of ``column`` as field ``f``'s type; bad ones rejected."""
+        """Return the values of ``column`` as field ``f``'s type; bad ones rejected."""
         where = f"{f.name!r}" + (f" (column {column!r})" if column and column != f.name else "")
         raw = raw.reset_index(drop=True)
         present = raw.notna().to_numpy()
