@@ -411,8 +411,11 @@ def point_wkb_hex(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _HEX_PAIRS[raw].view("S42").ravel()
 
 
-def geometry_hex(geoms: np.ndarray) -> np.ndarray:
-    """Return hexadecimal WKB text of each geometry (None stays None), as an object array.
+def geometry_hex(geoms: np.ndarray) -> pd.Series:
+    """Return hexadecimal WKB text of each geometry (None stays NULL), Arrow-backed.
+
+    Points take :func:`point_wkb_hex` and never become Python strings; other geometries go
+    through shapely.
 
     Parameters
     ----------
@@ -420,19 +423,27 @@ def geometry_hex(geoms: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray of str or None
+    pandas.Series of str (``string[pyarrow]``)
     """
+    import pyarrow as pa
+
     geoms = np.asarray(geoms, dtype=object)
-    out = np.full(len(geoms), None, dtype=object)
     present = ~shapely.is_missing(geoms)
     points = present & (shapely.get_type_id(geoms) == 0) & ~shapely.is_empty(geoms)
+    if points.all() and len(geoms):
+        text = point_wkb_hex(shapely.get_x(geoms), shapely.get_y(geoms))
+        n = len(text)
+        offsets = pa.py_buffer(np.arange(0, 42 * (n + 1), 42, dtype=np.int32))
+        arr = pa.StringArray.from_buffers(n, offsets, pa.py_buffer(text.tobytes()))
+        return pd.Series(pd.arrays.ArrowStringArray(arr))
+    out = np.full(len(geoms), None, dtype=object)
     if points.any():
         pts = geoms[points]
         out[points] = point_wkb_hex(shapely.get_x(pts), shapely.get_y(pts)).astype(str)
     rest = present & ~points
     if rest.any():
         out[rest] = shapely.to_wkb(geoms[rest], hex=True)
-    return out
+    return pd.Series(out, dtype=object)
 
 
 def _arrow_column(f: FieldSpec | None, values):
@@ -485,14 +496,9 @@ def frame_copy_text(spec: LayerSpec, frame: pd.DataFrame, columns: Sequence[str]
         f = None if name in KEY_MAX_LENGTHS or name == "geom" else spec.field(name)
         if name in frame:
             values = frame[name]
-            arrays.append(
-                _arrow_column(
-                    f,
-                    values.to_numpy(dtype=object, na_value=None)
-                    if f is None or f.type in ("string", "object", "array")
-                    else values,
-                )
-            )
+            if f is not None and f.type == "array":
+                values = values.to_numpy(dtype=object, na_value=None)
+            arrays.append(_arrow_column(f, values))
         else:
             arrays.append(pa.nulls(len(frame), type=pa.string()))
     table = pa.table(arrays, names=[f"c{i}" for i in range(len(columns))])

@@ -238,9 +238,59 @@ def _create_stage(cur, spec: LayerSpec, columns: Sequence[str] | None = None) ->
     return stage
 
 
+def prefetch(items: Iterable, *, depth: int = 1) -> Iterator:
+    """Yield ``items``, produced ahead in a background thread.
+
+    The file loader reads and checks the next chunk while PostgreSQL ingests this one: the
+    server's COPY work runs on its own core, and the wait for it releases the GIL. An
+    exception of the producer is raised here; when the consumer stops early (an error, a
+    Ctrl-C), the producer stops at its next item.
+
+    Parameters
+    ----------
+    items : iterable
+        Consumed in the background thread.
+    depth : int
+        Items held ready at most.
+    """
+    import queue
+
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        box.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            box.put((done, exc))
+
+    thread = threading.Thread(target=produce, name="sigap-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = box.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+
+
 def _upsert_chunks(cur, spec: LayerSpec, chunks: Chunks) -> tuple[int, int, int]:
     """Stream ``chunks`` into the table (first load) or into a stage that is then merged."""
-    frames = iter(chunks.frames)
+    frames = prefetch(chunks.frames)
     first = next(frames, None)
     if first is None:
         return 0, 0, 0

@@ -43,6 +43,7 @@ MAX_REPAIR_AREA_CHANGE = 0.01
 
 _TRUE = frozenset({"true", "yes", "ya", "y", "t", "1", "benar"})
 _FALSE = frozenset({"false", "no", "tidak", "n", "f", "0", "salah"})
+_NEEDS_ESCAPE = r'[\\"\x00-\x1f]'
 _JSON_NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 
 _TYPE_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString"}
@@ -62,10 +63,11 @@ class KeySet:
             at = np.searchsorted(self.keys, hashes).clip(0, len(self.keys) - 1)
             hit = self.keys[at] == hashes
             out[hit] = self.rows[at[hit]]
-        series = pd.Series(rows)
-        first_in_chunk = series.groupby(hashes).transform("first").to_numpy()
-        inner = (first_in_chunk != rows) & (out == 0)
-        out[inner] = first_in_chunk[inner]
+        if pd.Series(hashes).duplicated().any():  # rare: work out each repeat's first row
+            series = pd.Series(rows)
+            first_in_chunk = series.groupby(hashes).transform("first").to_numpy()
+            inner = (first_in_chunk != rows) & (out == 0)
+            out[inner] = first_in_chunk[inner]
         new = out == 0
         keys = np.concatenate([self.keys, hashes[new]])
         order = np.argsort(keys, kind="stable")
@@ -410,12 +412,12 @@ class RowChecker:
             return text.map(lambda v: [p.strip() for p in v.split(";") if p.strip()] if v else None)
         if f.vocab:
             aliases = VALUE_ALIASES.get(f.name, {})
-            lookup = {}
-            for v in pd.unique(text.dropna()):
-                k = normalize(v)
-                lookup[v] = k if k in f.vocab else aliases.get(k, k)
-            mapped = text.map(lookup).astype(object).where(text.notna(), None)
-            bad = (mapped.notna() & ~mapped.isin(list(f.vocab))).to_numpy()
+            codes, uniques = pd.factorize(text, use_na_sentinel=True)
+            norm = [normalize(v) for v in uniques]
+            targets = np.array([k if k in f.vocab else aliases.get(k, k) for k in norm] + [None])
+            mapped = pd.Series(targets[codes], dtype=object)  # code -1 (empty): the None
+            known = np.array([t in f.vocab for t in targets[:-1]] + [True])
+            bad = ~known[codes]
             if bad.any():
                 valid = ", ".join(f"{k} ({lab[0]})" for k, lab in f.vocab.items())
                 _reject(reasons, bad, [f"{where} {v!r} is not one of: {valid}" for v in raw[bad]])
@@ -529,6 +531,9 @@ def _numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         values = raw.astype(float).to_numpy()
         return values, np.zeros(len(values), dtype=bool)
+    fast = _arrow_floats(raw)
+    if fast is not None:
+        return fast, np.zeros(len(fast), dtype=bool)
     text = _texts(raw)
     numbers = pd.to_numeric(text, errors="coerce")
     retry = numbers.isna() & text.notna()
@@ -539,6 +544,24 @@ def _numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore"):
         bad = (text.notna() & (text != "")).to_numpy() & ~np.isfinite(values)
     return np.where(bad, np.nan, values), bad
+
+
+def _arrow_floats(raw: pd.Series) -> np.ndarray | None:
+    """Texts parsed as floats by Arrow (NaN where empty), or None if any is not a number."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(raw, type=pa.string(), from_pandas=True)
+        trimmed = pc.utf8_trim_whitespace(arr)
+        trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+        floats = pc.cast(trimmed, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    values = floats.to_numpy(zero_copy_only=False)
+    if not np.isfinite(values[~np.isnan(values)]).all():
+        return None  # "inf" is not a coordinate: the slow path names it
+    return values
 
 
 def _texts(raw: pd.Series) -> pd.Series:
@@ -631,9 +654,16 @@ def attributes_json(frame: pd.DataFrame) -> pd.Series:
             arr = pc.if_else(pc.equal(pc.utf8_length(arr), 0), pa.scalar(None, pa.string()), arr)
             number = pc.match_substring_regex(arr, _JSON_NUMBER)
         escaped = arr
-        for old, new in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
-            escaped = pc.replace_substring(escaped, old, new)
-        escaped = pc.replace_substring_regex(escaped, r"[\x00-\x1f]", " ")
+        if pc.any(pc.match_substring_regex(arr, _NEEDS_ESCAPE)).as_py():
+            for old, new in (
+                ("\\", "\\\\"),
+                ('"', '\\"'),
+                ("\n", "\\n"),
+                ("\r", "\\r"),
+                ("\t", "\\t"),
+            ):
+                escaped = pc.replace_substring(escaped, old, new)
+            escaped = pc.replace_substring_regex(escaped, r"[\x00-\x1f]", " ")
         quoted = pc.binary_join_element_wise('"', escaped, '"', "")
         value = pc.if_else(pc.fill_null(number, False), arr, quoted)
         key = json.dumps(str(name), ensure_ascii=False)
