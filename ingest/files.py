@@ -244,8 +244,15 @@ def ingest_file(
             )
         raise
     out = FileResult(load=LoadResult(), layer=spec.name, mapping=fmap.describe(), dry_run=dry_run)
+    out.rows = len(opened.rejects)
     log = RejectLog()
     reject_frames: list[pd.DataFrame] = []
+    if opened.rejects:  # objects the reader could not use (row 0: not a row of a table)
+        ids, reasons = zip(*opened.rejects, strict=True)
+        log.add([0] * len(ids), list(reasons))
+        reject_frames.append(
+            pd.DataFrame({REJECT_ROW: 0, REJECT_REASON: list(reasons), "id": list(ids)})
+        )
 
     def frames() -> Iterator[pd.DataFrame]:
         bar = tqdm(

@@ -84,6 +84,9 @@ class OpenedFile:
         The CRS the file declares (``EPSG:32749``, WKT, ...); None when it declares none.
     sublayer : str or None
         The GeoPackage layer or Excel sheet read.
+    rejects : list of (str, str)
+        Objects the reader itself could not turn into rows (an OSM boundary whose ways do
+        not close, say), as ``(id, reason)``.
     """
 
     path: Path
@@ -91,6 +94,7 @@ class OpenedFile:
     columns: list[str]
     crs: str | None = None
     sublayer: str | None = None
+    rejects: list[tuple[str, str]] = field(default_factory=list)
     _chunks: Iterator[Chunk] | None = field(default=None, repr=False)
 
     def chunks(self) -> Iterator[Chunk]:
@@ -439,6 +443,7 @@ def _open_osm(p: Path, layer) -> OpenedFile:
         kind="osm",
         columns=list(frame.columns),
         crs="EPSG:4326",
+        rejects=[(r.source_id, r.reason) for r in extract.rejects if r.layer == layer.name],
         _chunks=iter([Chunk(frame, geoms, 1)]),
     )
 

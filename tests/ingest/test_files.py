@@ -229,7 +229,7 @@ def test_invalid_polygons_are_repaired_when_safe_and_said_so(fresh_db, tmp_path)
 # --- CRS: GeoPackage and Shapefile in UTM 49S --------------------------------------------------
 
 
-def _utm_points():
+def _utm_points(epsg: int = 32749):
     lonlat = gpd.GeoSeries(
         shapely.points([112.7343, 112.7521, 112.6890], [-7.2559, -7.2901, -7.3102]), crs=4326
     )
@@ -238,18 +238,19 @@ def _utm_points():
             "id": ["tps-1", "tps-2", "tps-3"],
             "nama": ["TPS Genteng", "TPS Tegalsari", "TPS Wonokromo"],
         },
-        geometry=lonlat.to_crs(32749),
+        geometry=lonlat.to_crs(epsg),
     )
     return lonlat, frame
 
 
+@pytest.mark.parametrize("epsg", [32749, 23879], ids=["WGS84-UTM49S", "DGN95-UTM49S"])
 @pytest.mark.parametrize("kind", ["gpkg", "shp", "shp.zip"])
-def test_utm_49s_files_round_trip_to_the_same_points_within_1_cm(fresh_db, tmp_path, kind):
+def test_utm_49s_files_round_trip_to_the_same_points_within_1_cm(fresh_db, tmp_path, kind, epsg):
     import zipfile
 
     from pyproj import Geod
 
-    lonlat, frame = _utm_points()
+    lonlat, frame = _utm_points(epsg)
     if kind == "gpkg":
         path = tmp_path / "tps.gpkg"
         frame.to_file(path, layer="tps", driver="GPKG")
