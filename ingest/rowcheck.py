@@ -157,7 +157,9 @@ class RowChecker:
             out.insert(1, "source_id", self._source_ids(frame, geoms, reasons))
             out["geom"] = geoms
             ok = _ok(reasons)
-            if ok.any() and self.spec.from_file is not None:
+            if ok.all() and self.spec.from_file is not None:
+                self.spec.from_file(out)
+            elif ok.any() and self.spec.from_file is not None:
                 part = out.loc[ok].copy()
                 self.spec.from_file(part)
                 for name in part.columns:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.vocab import road_condition
+from layers.vocab import SMOOTHNESS_CONDITION, SURFACE_CONDITION
 
 #: Mean Earth radius (m) for lengths on the sphere; within 0.5 % of the ellipsoid.
 EARTH_RADIUS_M = 6_371_008.8
@@ -119,10 +119,11 @@ def road_fields(frame: pd.DataFrame) -> None:
             frame["smoothness"] if "smoothness" in frame else pd.Series(None, index=frame.index)
         )
         surface = frame["surface"] if "surface" in frame else pd.Series(None, index=frame.index)
-        derived = [
-            road_condition(sm if isinstance(sm, str) else None, su if isinstance(su, str) else None)
-            for sm, su in zip(smooth[missing], surface[missing], strict=True)
-        ]
+        # road_condition(smoothness, surface) for whole columns: smoothness first
+        by_smoothness = smooth[missing].astype(object).map(SMOOTHNESS_CONDITION)
+        by_surface = surface[missing].astype(object).map(SURFACE_CONDITION)
+        derived = by_smoothness.where(by_smoothness.notna(), by_surface).astype(object)
+        derived = derived.where(derived.notna(), "unknown").to_numpy()
         column = (
             frame["condition"].astype(object)
             if "condition" in frame
