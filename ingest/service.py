@@ -1,7 +1,8 @@
 """The ingest service: load rows of registry layers, then keep the routing network current.
 
-Every loader (OSM extracts today; files, road inspections and complaints later) ends in
-:func:`load`, which holds the one rule that follows a load:
+Every loader (OSM extracts, :mod:`ingest.osm`; a city's files, road inspections, population
+joins and complaint exports, :mod:`ingest.files`) ends in :func:`load`, which holds the one
+rule that follows a load:
 
     after a load, refresh the routing network if it was built.
 
