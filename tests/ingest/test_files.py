@@ -68,6 +68,11 @@ def test_attributes_come_back_in_the_geojson_and_csv(fresh_db, tmp_path):
     text = client.get("/api/layers/waste_bin/items?f=csv").get_data(as_text=True)
     rows = pd.read_csv(pd.io.common.StringIO(text))
     assert json.loads(rows["attributes"][0])["sampah_masuk"] > 0
+    gpkg = tmp_path / "export.gpkg"
+    gpkg.write_bytes(client.get("/api/layers/waste_bin/items?f=gpkg").get_data())
+    exported = gpd.read_file(gpkg)
+    assert len(exported) == 154
+    assert json.loads(exported["attributes"][0])["sampah_diangkut"] > 0
 
 
 def test_the_same_file_twice_changes_nothing_and_a_changed_row_updates(fresh_db, tmp_path):
