@@ -16,6 +16,7 @@ TABLES = {
     "complaint_reporter",
     "complaint_event",
     "ingest_run",
+    "road_inspection",
 }
 
 
@@ -43,6 +44,7 @@ def test_upgrade_downgrade_upgrade(fresh_db):
         "waste_bin",
         "road_segment",
         "complaint",
+        "road_inspection",
     }
 
 
@@ -86,6 +88,7 @@ EXPECTED_PRIVILEGES: dict[str, dict[str, set[str]]] = {
     "complaint_event": {WEB: {"SELECT", "INSERT"}, STAFF: {"SELECT", "INSERT"}},
     "complaint_reporter": {WEB: set(), STAFF: {"SELECT"}},
     "ingest_run": {WEB: set(), STAFF: set()},
+    "road_inspection": {WEB: set(), STAFF: {"SELECT"}},
     "alembic_version": {WEB: set(), STAFF: set()},
 }
 
