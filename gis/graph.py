@@ -13,7 +13,15 @@ segment's cost that lies between (:meth:`ModeGraph.exits`); a facility there is 
 of a one-way segment *is* at that node.
 
 :class:`ModeGraph` holds what a query needs for one mode (adjacency, costs, the snapping grid);
-:meth:`ModeGraph.without` gives the same network with some segments closed (what-if analyses).
+:meth:`ModeGraph.without` gives the same network with some segments closed (what-if analyses),
+:meth:`ModeGraph.with_costs` the same network with other travel times (road conditions changed
+while the server runs, :mod:`gis.live`).
+
+The *main component* of a mode is its largest strongly connected component
+(:func:`largest_component`); a segment belongs to it when both its ends do
+(:meth:`ModeGraph.in_main`). A facility whose nearest segment lies on a fragment cut off from
+it also joins the network on the nearest segment of the main component
+(:meth:`ModeGraph.locate_main`, :mod:`gis.tables`), as OSRM does.
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ from gis.costs import PROFILES
 from gis.errors import UnprocessableError
 from gis.snapping import SNAP_LIMIT_M, LocalProjection, Snap, SnapGrid, haversine_m
 
+#: Per-graph values computed on first use; a derived graph (:meth:`ModeGraph.without`,
+#: :meth:`ModeGraph.with_costs`) starts without them.
+_DERIVED = ("_rows", "_main", "_main_mask")
 #: ``code`` of a node with no next hop towards a facility (none is reachable).
 NO_HOP = np.iinfo(np.int32).min
 #: ``code`` of a node whose next hop is the last one: along the facility's own segment to the
@@ -258,6 +269,60 @@ class ModeGraph:
         itype = np.int32 if len(self.lonlat) < 2**31 else np.int64
         piece = (first + np.arange(total)).astype(itype)  # global index of a piece's 1st vertex
         self.grid = SnapGrid(self.xy, piece)
+        #: the costs the grid was built from: its segments are those with a finite cost here
+        self.grid_cost = self.cost
+
+    def _vertex_mask(self, edges: np.ndarray) -> np.ndarray:
+        """Per vertex of the geometry: True for every vertex of the segments ``edges`` (mask)."""
+        mask = np.zeros(len(self.lonlat), dtype=bool)
+        e = np.flatnonzero(edges)
+        counts = (self.offsets[e + 1] - self.offsets[e]).astype(np.int64)
+        first = np.repeat(self.offsets[e] - np.cumsum(counts) + counts, counts)
+        mask[first + np.arange(int(counts.sum()))] = True
+        return mask
+
+    # the main component ----------------------------------------------------------------------
+    @property
+    def main_nodes(self) -> np.ndarray:
+        """Nodes of the mode's largest strongly connected component (computed once, kept)."""
+        main = self.__dict__.get("_main")
+        if main is None:
+            main = self.__dict__["_main"] = largest_component(self.graph)
+        return main
+
+    def in_main(self, e: int) -> bool:
+        """Tell whether segment ``e`` lies in the main component (both its ends do)."""
+        main = self.main_nodes
+        return bool(main[int(self.edge_u[e])] and main[int(self.edge_v[e])])
+
+    def _main_skip(self) -> np.ndarray:
+        """Snapping mask that leaves only the passable segments of the main component."""
+        skip = self.__dict__.get("_main_mask")
+        if skip is None:
+            main = self.main_nodes
+            outside = ~(main[np.asarray(self.edge_u)] & main[np.asarray(self.edge_v)])
+            skip = self._vertex_mask(outside)
+            if self.skip is not None:
+                skip |= self.skip
+            self.__dict__["_main_mask"] = skip
+        return skip
+
+    def locate_main(self, lat: float, lon: float, limit_m: float = SNAP_LIMIT_M) -> Snap | None:
+        """Snap like :meth:`locate`, to the main component's segments only.
+
+        Parameters
+        ----------
+        lat, lon : float
+            The point (degrees).
+        limit_m : float
+            Farthest the road may be (metres).
+
+        Returns
+        -------
+        Snap or None
+            The road point, or None when no segment of the main component is that near.
+        """
+        return self._locate(lat, lon, limit_m, self._main_skip())
 
     @property
     def n_nodes(self) -> int:
@@ -293,7 +358,8 @@ class ModeGraph:
         ids = frozenset(int(i) for i in segment_ids) | self.closed
         closed = np.isin(np.asarray(self.edge_id), np.fromiter(ids, np.int64, len(ids)))
         g = copy.copy(self)
-        g.__dict__.pop("_rows", None)
+        for key in _DERIVED:
+            g.__dict__.pop(key, None)
         g.closed = ids
         g.lock = threading.Lock()
         seg = np.where(self.edge >= 0, self.edge, ~np.asarray(self.edge))
@@ -308,14 +374,51 @@ class ModeGraph:
         )
         g.graph = csr_graph(g.indptr, g.indices, g.weight)
         g.cost = np.where(closed, np.nan, self.cost)
-        skip = np.zeros(len(self.lonlat), dtype=bool)
+        skip = self._vertex_mask(closed)
         if self.skip is not None:
             skip |= self.skip
-        e = np.flatnonzero(closed)
-        counts = (self.offsets[e + 1] - self.offsets[e]).astype(np.int64)
-        first = np.repeat(self.offsets[e] - np.cumsum(counts) + counts, counts)
-        skip[first + np.arange(int(counts.sum()))] = True
         g.skip = skip
+        return g
+
+    def with_costs(self, cost_s: np.ndarray) -> ModeGraph:
+        """Give this network with other travel times per segment (road conditions changed).
+
+        The adjacency is rebuilt (:func:`mode_csr`); the snapping grid is shared when every
+        passable segment is already in it (segments that became impassable are masked), and
+        rebuilt otherwise. The main component is kept when the same segments are passable.
+
+        Parameters
+        ----------
+        cost_s : ndarray of float [E]
+            Seconds per segment for this mode (NaN: impassable), e.g. the cache's
+            ``edge_cost_<mode>`` with some entries changed.
+
+        Returns
+        -------
+        ModeGraph
+            A new graph; this one is unchanged.
+        """
+        cost = np.asarray(cost_s, dtype=np.float64)
+        g = copy.copy(self)
+        for key in _DERIVED:
+            g.__dict__.pop(key, None)
+        g.lock = threading.Lock()
+        oneway = np.asarray(self.edge_oneway) if self.oneway else np.zeros(len(cost), bool)
+        g.indptr, g.indices, g.weight, g.edge = mode_csr(
+            self.n_nodes, np.asarray(self.edge_u), np.asarray(self.edge_v), cost, oneway
+        )
+        g.graph = csr_graph(g.indptr, g.indices, g.weight)
+        g.cost = cost
+        passable = ~np.isnan(cost)
+        in_grid = ~np.isnan(np.asarray(self.grid_cost))
+        if (passable & ~in_grid).any():
+            g.skip = None
+            g._build_snap_index()
+        else:
+            closed = in_grid & ~passable
+            g.skip = self._vertex_mask(closed) if closed.any() else None
+        if np.array_equal(passable, ~np.isnan(np.asarray(self.cost))) and "_main" in self.__dict__:
+            g.__dict__["_main"] = self.__dict__["_main"]
         return g
 
     # snapping --------------------------------------------------------------------------------
@@ -363,10 +466,13 @@ class ModeGraph:
         Snap or None
             The road point, or None.
         """
+        return self._locate(lat, lon, limit_m, self.skip)
+
+    def _locate(self, lat: float, lon: float, limit_m: float, skip) -> Snap | None:
         proj = self.proj
         x = (lon - proj.lon0) * proj.kx
         y = (lat - proj.lat0) * proj.ky
-        found = self.grid.nearest_piece(x, y, limit_m, self.skip)
+        found = self.grid.nearest_piece(x, y, limit_m, skip)
         if found is None:
             return None
         _, g, s, px, py = found

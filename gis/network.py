@@ -86,7 +86,7 @@ from gis.network_data import (
     write_costs,
 )
 from gis.snapping import SNAP_LIMIT_M, LocalProjection, projected_geometry
-from gis.tables import nearest_facility_tables
+from gis.tables import facility_lonlat, nearest_facility_tables
 from layers.vocab import FACILITY_CATEGORIES
 
 logger = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ def _add_tables(arrays: dict, meta: dict, graph: ModeGraph, cats: dict, bar=None
     """Compute the tables of every category for ``graph``'s mode into ``arrays``."""
     reverse = reverse_graph(graph)
     for cat, facs in cats.items():
-        tables = nearest_facility_tables(graph, _facility_lonlat(facs), reverse=reverse)
+        tables = nearest_facility_tables(graph, facility_lonlat(facs), reverse=reverse)
         arrays.update(tables.to_arrays(f"{graph.mode}.{cat}"))
         _note_off_network(meta, graph.mode, cat, facs, tables.fac_edge)
         if bar is not None:
@@ -222,10 +222,6 @@ def _note_off_network(meta: dict, mode: str, cat: str, facs: list[dict], fac_edg
             mode,
             off[:10],
         )
-
-
-def _facility_lonlat(facs: list[dict]) -> np.ndarray:
-    return np.array([[f["lon"], f["lat"]] for f in facs], dtype=float).reshape(-1, 2)
 
 
 def _disable(progress: bool | None) -> bool | None:
