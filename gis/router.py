@@ -66,6 +66,36 @@ class Router:
         self._entries: dict[tuple[str, str], list[tuple[np.ndarray, ...]]] = {}
         self._lock = threading.Lock()
 
+    def replaced(
+        self, graphs: dict[str, ModeGraph], tables: dict[tuple[str, str], FacilityTables]
+    ) -> Router:
+        """Give a router over the same cache with some graphs and tables replaced.
+
+        Road conditions changed while the process runs (:mod:`gis.live`); this router is
+        left as it was, and the new one shares everything else with it.
+
+        Parameters
+        ----------
+        graphs : dict of str to ModeGraph
+            Per mode, its new graph.
+        tables : dict of (str, str) to FacilityTables
+            Per ``(mode, category)``, its new tables.
+
+        Returns
+        -------
+        Router
+            The new router.
+        """
+        new = Router(self.net)
+        new._modes = {**self._modes, **graphs}
+        new._tables = {**self._tables, **tables}
+        return new
+
+    @property
+    def loaded_modes(self) -> list[str]:
+        """The modes whose graph this router has built so far."""
+        return list(self._modes)
+
     def mode_graph(self, mode: str) -> ModeGraph:
         """Give the query structure of ``mode`` (built once per process, on first use).
 

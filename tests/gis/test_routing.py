@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gis import routing
+from gis import router_cache, routing
 from gis.errors import InvalidInputError, NotFoundError, UnprocessableError
 from gis.network import MODES, build_network, drop_cache, network_status
 from tests.gis.helpers import drop_routed_db, query, random_origins, routed_db
@@ -32,7 +32,7 @@ def test_queries_reload_a_rebuilt_cache(hel_mutable, monkeypatch):
     url = hel_mutable
     ref = Reference(url, "car")
     lat, lon, before = _long_car_route(url, ref)
-    monkeypatch.setattr(routing, "RELOAD_CHECK_S", 0.0)
+    monkeypatch.setattr(router_cache, "RELOAD_CHECK_S", 0.0)
     routing.nearest_facilities(lat, lon, category="health", mode="car", url=url)
     cut = before["results"][0]["segment_ids"][2]
     query(url, "UPDATE road_segment SET condition = 'tidak_dapat_dilalui' WHERE id = %s", (cut,))
