@@ -159,6 +159,96 @@ def _snaps_equal(a: dict[str, np.ndarray], t: FacilityTables) -> bool:
     )
 
 
+@dataclass
+class _Passable:
+    """How the passable segments and the main component changed (masks over segments)."""
+
+    closed: np.ndarray
+    opened: np.ndarray
+    left_main: np.ndarray
+    joined_main: np.ndarray
+
+    @classmethod
+    def between(cls, old: ModeGraph, new: ModeGraph) -> _Passable:
+        was = ~np.isnan(np.asarray(old.cost))
+        now = ~np.isnan(np.asarray(new.cost))
+        u, v = np.asarray(old.edge_u), np.asarray(old.edge_v)
+        main_old = was & old.main_nodes[u] & old.main_nodes[v]
+        main_new = now & new.main_nodes[u] & new.main_nodes[v]
+        return cls(was & ~now, ~was & now, main_old & ~main_new, ~main_old & main_new)
+
+
+def _distance_m(g: ModeGraph, edges: np.ndarray, xy: np.ndarray) -> np.ndarray | None:
+    """Distance from each point to the nearest piece of the segments ``edges`` (mask).
+
+    None when that would take too much memory (the caller then re-snaps every point).
+    """
+    e = np.flatnonzero(edges)
+    if not len(e):
+        return np.full(len(xy), np.inf)
+    offsets = np.asarray(g.offsets)
+    counts = np.maximum(offsets[e + 1] - offsets[e] - 1, 0)
+    total = int(counts.sum())
+    if total * max(len(xy), 1) > 4_000_000:
+        return None
+    first = np.repeat(offsets[e] - np.cumsum(counts) + counts, counts) + np.arange(total)
+    p0, p1 = np.asarray(g.xy)[first], np.asarray(g.xy)[first + 1]
+    d = p1 - p0
+    len2 = np.maximum((d * d).sum(axis=1), 1e-12)
+    r = xy[:, None, :] - p0[None, :, :]
+    s = np.clip((r * d[None]).sum(axis=2) / len2[None], 0.0, 1.0)
+    gap = r - s[..., None] * d[None]
+    return np.sqrt((gap * gap).sum(axis=2)).min(axis=1) if total else np.full(len(xy), np.inf)
+
+
+def _needs_snap(new: ModeGraph, t: FacilityTables, xy: np.ndarray, change: _Passable) -> np.ndarray:
+    """Tell which facilities' road points the change of passable segments can move.
+
+    A road point moves only when its segment closed (or, for a second point, left the main
+    component), when the first point's segment joined or left the main component (a second
+    point appears or goes), or when a segment that opened (joined the main component) is
+    nearer than the first (second) point.
+    """
+    from gis.snapping import SNAP_LIMIT_M
+
+    first, second = np.asarray(t.fac_edge), np.asarray(t.fac2_edge)
+    k = len(first)
+    need = np.zeros(k, dtype=bool)
+    on = first >= 0
+    need[on] |= change.closed[first[on]] | change.left_main[first[on]]
+    need[on] |= change.joined_main[first[on]]
+    has2 = second >= 0
+    need[has2] |= change.closed[second[has2]] | change.left_main[second[has2]]
+    reach = np.where(on, np.asarray(t.fac_snap_m), SNAP_LIMIT_M)
+    near = _distance_m(new, change.opened, xy)
+    if near is None:
+        return np.ones(k, dtype=bool)
+    need |= near <= reach
+    outside = on & ~(
+        new.main_nodes[np.asarray(new.edge_u)[np.maximum(first, 0)]]
+        & new.main_nodes[np.asarray(new.edge_v)[np.maximum(first, 0)]]
+    )
+    if outside.any() and change.joined_main.any():
+        reach2 = np.where(has2, np.asarray(t.fac2_snap_m), SNAP_LIMIT_M)
+        near2 = _distance_m(new, change.joined_main, xy)
+        if near2 is None:
+            return np.ones(k, dtype=bool)
+        need |= outside & (near2 <= reach2)
+    return need
+
+
+def _resnapped(new: ModeGraph, t: FacilityTables, lonlat: np.ndarray, change: _Passable):
+    """Give the facilities' road points on ``new`` (re-snapping those the change can move)."""
+    xy = new.proj.forward_xy(lonlat)
+    need = _needs_snap(new, t, xy, change)
+    snaps = {name: np.array(getattr(t, name)) for name in _SNAP_ARRAYS}
+    if need.any():
+        fresh = snap_facilities(new, lonlat[need])
+        for name in _SNAP_ARRAYS:
+            snaps[name][need] = fresh[name]
+    return snaps
+
+
 def apply_costs(router: Router, costs: dict[str, np.ndarray]) -> LiveUpdate:
     """Give a router over the same cache with other travel times (road conditions changed).
 
@@ -192,12 +282,15 @@ def apply_costs(router: Router, costs: dict[str, np.ndarray]) -> LiveUpdate:
         opened_or_closed = bool(
             (np.isnan(np.asarray(old.cost)[changed]) != np.isnan(new_cost[changed])).any()
         )
+        change = _Passable.between(old, new) if opened_or_closed else None
         reverse = None
         for category, facs in router.net.facilities.items():
             if not facs:
                 continue
             t = router.tables(mode, category)
-            snaps = snap_facilities(new, facility_lonlat(facs)) if opened_or_closed else None
+            snaps = None
+            if change is not None:
+                snaps = _resnapped(new, t, facility_lonlat(facs), change)
             moved = snaps is not None and not _snaps_equal(snaps, t)
             if moved or table_affected(old, new, t, changed):
                 if reverse is None:

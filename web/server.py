@@ -19,8 +19,11 @@ Database roles
 ``run_server`` receives the owner's URL (the CLI resolves ``DATABASE_URL`` or the local
 cluster). Before serving it brings the routing network up to date *as the owner* (building
 writes ``road_segment.cost_*_s``), then serves as ``sigap_web`` (:mod:`web.settings`), which
-may read the network cache but not build it; ``sigap ingest`` and ``sigap network build``
-keep it current afterwards, and running workers reload it when its manifest changes.
+may read the network cache but never builds it (read-only routers, :mod:`gis.router_cache`).
+While it serves, a network keeper process runs as the owner (:mod:`gis.network_keeper`): it
+writes the costs of segments whose condition staff changed and rebuilds the cache in the
+background; ``sigap ingest`` and ``sigap network build`` rebuild too. Workers apply
+road-condition changes live and swap to each new cache version.
 """
 
 from __future__ import annotations
@@ -183,6 +186,9 @@ def run_server(url: str, *, host: str, port: int, workers: int | None, debug: bo
     app = create_app(config)  # configuration errors surface here, before anything starts
     prepare_network(url)
     check_web_role(web_url)
+    from gis.network_keeper import start_keeper
+
+    start_keeper(url)  # the owner keeps costs and cache current; ends with this process
     if debug:
         app.run(host=host, port=port, debug=True, use_reloader=False)
         return
