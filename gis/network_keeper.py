@@ -23,8 +23,9 @@ The keeper exits when its parent process does.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -115,38 +116,55 @@ def _rebuild(url: str, cache_dir: Path | None) -> None:
         logger.info("network keeper: rebuilt %s in %.1f s", report.version, report.seconds)
 
 
-def _run(url: str, parent_pid: int, level: int) -> None:
-    """Entry point of the keeper process."""
+def _main() -> None:
+    """Entry point of the keeper process: ``python -m gis.network_keeper LEVEL``.
+
+    The owner's URL comes on standard input (never on a command line).
+    """
     import signal
     import sys
 
+    level = int(sys.argv[1]) if len(sys.argv) > 1 else logging.WARNING
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    url = sys.stdin.readline().strip()
+    parent = os.getppid()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    keep_network_current(url, stop, parent_pid=parent_pid)
+    keep_network_current(url, stop, parent_pid=parent)
 
 
-def start_keeper(url: str) -> multiprocessing.process.BaseProcess:
-    """Start the keeper for the database at ``url`` in a new process (``spawn``).
+def start_keeper(url: str) -> subprocess.Popen:
+    """Start the keeper for the database at ``url`` in a new process.
+
+    A plain child process (not :mod:`multiprocessing`, whose bookkeeping gunicorn's forked
+    workers would inherit); it ends when its parent does, or on ``SIGTERM``.
 
     Parameters
     ----------
     url : str
-        The owner's database URL (passed through a pipe, never on a command line).
+        The owner's database URL (passed on standard input, never on a command line).
 
     Returns
     -------
-    multiprocessing.Process
-        The keeper, a daemon: it ends when this process exits.
+    subprocess.Popen
+        The keeper process.
     """
-    ctx = multiprocessing.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
-    proc = ctx.Process(
-        target=_run, args=(url, os.getpid(), level), name="sigap-network-keeper", daemon=True
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "gis.network_keeper", str(level)],
+        stdin=subprocess.PIPE,
+        text=True,
+        close_fds=True,
     )
-    proc.start()
+    assert proc.stdin is not None
+    proc.stdin.write(url + "\n")
+    proc.stdin.close()
     logger.info("network keeper started (pid %s)", proc.pid)
     return proc
+
+
+if __name__ == "__main__":
+    _main()

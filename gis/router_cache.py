@@ -39,9 +39,11 @@ without a mode asked for, a read-only router raises
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,10 +153,25 @@ def _cannot_build(what: str) -> Exception:
     return psycopg2.errors.InsufficientPrivilege(msg)
 
 
-def _live(db_url: str, router: Router) -> tuple[Router, int]:
-    """Apply the road-condition changes made since ``router``'s cache was built."""
+@contextlib.contextmanager
+def _cursor(db_url: str, conn=None) -> Iterator:
+    """Open a cursor on ``conn`` (autocommit, e.g. the watcher's), else on a new connection."""
+    if conn is None:
+        with transaction(db_url) as cur:
+            yield cur
+    else:
+        with conn.cursor() as cur:
+            yield cur
+
+
+def _live(db_url: str, router: Router, conn=None) -> tuple[Router, int]:
+    """Apply the road-condition changes made since ``router``'s cache was built.
+
+    The newest sequence number is read before the segments: a change committed in between
+    is applied now and read again next time (applying is idempotent), never missed.
+    """
     base = int(router.net.manifest.get("condition_seq", 0))
-    with transaction(db_url, repeatable=True) as cur:
+    with _cursor(db_url, conn) as cur:
         seq = condition_seq(cur)
         if seq <= base:
             return router, seq
@@ -272,17 +289,20 @@ class _Watcher(threading.Thread):
         self.listener.close()
 
     def _apply_changes(self) -> None:
-        _apply_changes(self.entry)
+        _apply_changes(self.entry, self.listener.conn)
 
 
-def _apply_changes(entry: _Entry) -> None:
-    """Give ``entry``'s router the road-condition changes made since (computed, then swapped)."""
-    with transaction(entry.db_url) as cur:
+def _apply_changes(entry: _Entry, conn=None) -> None:
+    """Give ``entry``'s router the road-condition changes made since (computed, then swapped).
+
+    ``conn``: an autocommit connection to use (the watcher's listening one).
+    """
+    with _cursor(entry.db_url, conn) as cur:
         seq = condition_seq(cur)
     if seq == entry.live_seq:
         return
     with entry.updating:
-        new, seq = _live(entry.db_url, entry.router)
+        new, seq = _live(entry.db_url, entry.router, conn)
         with _db_lock(entry.root):
             entry.router, entry.live_seq = new, seq
 

@@ -184,11 +184,21 @@ def run_server(url: str, *, host: str, port: int, workers: int | None, debug: bo
         "TRUSTED_HOSTS": trusted_hosts(host),
     }
     app = create_app(config)  # configuration errors surface here, before anything starts
+    server_pid = os.getpid()
     prepare_network(url)
     check_web_role(web_url)
     from gis.network_keeper import start_keeper
 
-    start_keeper(url)  # the owner keeps costs and cache current; ends with this process
+    keeper = start_keeper(url)  # the owner keeps costs and cache current (ends with us)
+    try:
+        _serve(app, config, host=host, port=port, workers=workers, debug=debug, web_url=web_url)
+    finally:
+        if os.getpid() == server_pid:  # not in a gunicorn worker leaving through here
+            keeper.terminate()
+
+
+def _serve(app, config, *, host, port, workers, debug, web_url) -> None:
+    """Serve ``app`` with gunicorn (or Flask's server with ``debug``) until interrupted."""
     if debug:
         app.run(host=host, port=port, debug=True, use_reloader=False)
         return
