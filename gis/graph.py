@@ -42,6 +42,9 @@ from gis.snapping import SNAP_LIMIT_M, LocalProjection, Snap, SnapGrid, haversin
 #: Per-graph values computed on first use; a derived graph (:meth:`ModeGraph.without`,
 #: :meth:`ModeGraph.with_costs`) starts without them.
 _DERIVED = ("_rows", "_main", "_main_mask")
+#: :meth:`ModeGraph.with_costs` patches the adjacency for at most this many changed segments
+#: (more: it is rebuilt, one vectorised pass).
+PATCH_MOST = 64
 #: ``code`` of a node with no next hop towards a facility (none is reachable).
 NO_HOP = np.iinfo(np.int32).min
 #: ``code`` of a node whose next hop is the last one: along the facility's own segment to the
@@ -403,10 +406,13 @@ class ModeGraph:
         for key in _DERIVED:
             g.__dict__.pop(key, None)
         g.lock = threading.Lock()
-        oneway = np.asarray(self.edge_oneway) if self.oneway else np.zeros(len(cost), bool)
-        g.indptr, g.indices, g.weight, g.edge = mode_csr(
-            self.n_nodes, np.asarray(self.edge_u), np.asarray(self.edge_v), cost, oneway
-        )
+        patched = self._patched_csr(cost)
+        if patched is None:
+            oneway = np.asarray(self.edge_oneway) if self.oneway else np.zeros(len(cost), bool)
+            patched = mode_csr(
+                self.n_nodes, np.asarray(self.edge_u), np.asarray(self.edge_v), cost, oneway
+            )
+        g.indptr, g.indices, g.weight, g.edge = patched
         g.graph = csr_graph(g.indptr, g.indices, g.weight)
         g.cost = cost
         passable = ~np.isnan(cost)
@@ -420,6 +426,51 @@ class ModeGraph:
         if np.array_equal(passable, ~np.isnan(np.asarray(self.cost))) and "_main" in self.__dict__:
             g.__dict__["_main"] = self.__dict__["_main"]
         return g
+
+    def _patched_csr(self, cost: np.ndarray):
+        """Give the adjacency for ``cost`` by patching this one, or None to rebuild it.
+
+        A few changed segments (at most :data:`PATCH_MOST`) with no parallel segment: their
+        entries get the new weight, or are dropped when the segment closes. A segment that
+        opens, or one with a parallel twin (the merge keeps the cheaper), needs a rebuild.
+        """
+        old = np.asarray(self.cost)
+        changed = np.flatnonzero(~((old == cost) | (np.isnan(old) & np.isnan(cost))))
+        if len(changed) > PATCH_MOST:
+            return None
+        eu, ev = np.asarray(self.edge_u), np.asarray(self.edge_v)
+        indptr, indices = self.indptr, self.indices
+        weight = np.array(self.weight, dtype=np.float64)
+        drop = []
+        for e in changed.tolist():
+            u, v = int(eu[e]), int(ev[e])
+            if u == v:
+                continue  # a loop has no entry
+            if np.count_nonzero(((eu == u) & (ev == v)) | ((eu == v) & (ev == u))) > 1:
+                return None
+            ways = [(u, v)] if self.binds_oneway(e) else [(u, v), (v, u)]
+            for a, b in ways:
+                lo, hi = int(indptr[a]), int(indptr[a + 1])
+                j = lo + int(np.searchsorted(indices[lo:hi], b))
+                found = j < hi and int(indices[j]) == b
+                if not found:
+                    if not np.isnan(cost[e]):
+                        return None  # opens: a new entry
+                elif np.isnan(cost[e]):
+                    drop.append(j)
+                else:
+                    weight[j] = cost[e]
+        if not drop:
+            return indptr, indices, weight, self.edge
+        keep = np.ones(len(weight), dtype=bool)
+        keep[drop] = False
+        return _csr_from_rows(
+            self.n_nodes,
+            self.rows[keep],
+            np.asarray(indices)[keep],
+            weight[keep],
+            np.asarray(self.edge)[keep],
+        )
 
     # snapping --------------------------------------------------------------------------------
     def snap(self, lat: float, lon: float, limit_m: float = SNAP_LIMIT_M) -> Snap:

@@ -4,9 +4,12 @@ When road conditions change (:mod:`gis.road_conditions`), a query process re-rea
 segments changed since its cache was built and gives its router new costs
 (:func:`live_costs`, :func:`apply_costs`). Per mode whose costs changed:
 
-* the adjacency is rebuilt from the new costs (:meth:`gis.graph.ModeGraph.with_costs`, one
-  vectorised pass); the snapping grid is shared, with segments that became impassable
-  masked (rebuilt only when a segment the grid lacks became passable);
+* the adjacency is the cache's, patched where costs differ from it
+  (:meth:`gis.graph.ModeGraph.with_costs`: new weights, dropped entries for closed segments;
+  rebuilt in one vectorised pass for many changes or a segment the cache lacks); the
+  snapping grid is shared, with segments that became impassable masked;
+* costs back to those the cache was built with (every report cleared) give back the cache's
+  own graph and tables, with nothing recomputed;
 * a nearest-facility table is recomputed (:func:`gis.tables.tables_for_snaps`) only when the
   change can affect it (:func:`table_affected`), and the others are kept:
 
@@ -277,7 +280,16 @@ def apply_costs(router: Router, costs: dict[str, np.ndarray]) -> LiveUpdate:
         if not len(changed):
             continue
         update.changed[mode] = len(changed)
-        new = old.with_costs(new_cost)
+        base = router.base_graph(mode)
+        if np.all(_same(np.asarray(base.cost, dtype=np.float64), new_cost)):
+            # back to the costs the cache was built with: its own graph and tables
+            graphs[mode] = base
+            for category, facs in router.net.facilities.items():
+                if facs:
+                    prefix = f"{mode}.{category}"
+                    tables[(mode, category)] = FacilityTables.from_arrays(router.net.arrays, prefix)
+            continue
+        new = base.with_costs(new_cost)  # patched from the cache's graph: few changes
         graphs[mode] = new
         opened_or_closed = bool(
             (np.isnan(np.asarray(old.cost)[changed]) != np.isnan(new_cost[changed])).any()

@@ -10,14 +10,16 @@ workers it forks). The keeper:
   writes the changed segments' ``cost_<mode>_s`` at once, as the owner
   (:func:`gis.road_conditions.write_segment_costs`): the database stays consistent with the
   conditions within a fraction of a second;
-* rebuilds the cache in the background (:func:`gis.network.rebuild_if_stale`)
-  :data:`REBUILD_DELAY_S` after the last change, and checks the database every
-  :data:`CHECK_S` seconds for any other change (a load that did not rebuild, a recreated
-  database). Query processes swap to a new cache version when it is written; until then they
-  answer from the old one with the changes applied live (:mod:`gis.live`), so no request
-  waits for a rebuild.
+* rebuilds the cache in the background (:func:`gis.network.rebuild_if_stale`) once the
+  reports have settled, :data:`REBUILD_DELAY_S` after the last change (a burst of reports
+  gives one rebuild), and checks the database every :data:`CHECK_S` seconds for any other
+  change (a load that did not rebuild, a recreated database). Query processes swap to a new
+  cache version when it is written; until then they answer from the old one with the changes
+  applied live (:mod:`gis.live`; a process started meanwhile applies them when it loads), so
+  nothing waits for a rebuild, which only keeps the live patches from piling up.
 
-The keeper exits when its parent process does.
+The keeper runs at a lower CPU priority (``nice`` +10): a rebuild takes the cores the
+workers leave. It exits when its parent process does.
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between checks of the database (as the routers' background check did).
 CHECK_S = 30.0
-#: Seconds after the last road-condition change before the cache is rebuilt.
-REBUILD_DELAY_S = 5.0
+#: Seconds after the last road-condition change before the cache is rebuilt (the periodic
+#: check waits for it too).
+REBUILD_DELAY_S = 60.0
+#: ``nice`` increment of the keeper process.
+NICE = 10
 #: Seconds between polls of the listening connection.
 TICK_S = 0.05
 #: Seconds to wait before reconnecting after the database could not be reached.
@@ -92,6 +97,7 @@ def keep_network_current(
                     if written != seq:
                         seq = written
                         rebuild_at = now + REBUILD_DELAY_S
+                        next_check = max(next_check, rebuild_at)
                 if (rebuild_at is not None and now >= rebuild_at) or now >= next_check:
                     rebuild_at, next_check = None, now + CHECK_S
                     _rebuild(url, cache_dir)
@@ -130,6 +136,7 @@ def _main() -> None:
     )
     url = sys.stdin.readline().strip()
     parent = os.getppid()
+    os.nice(NICE)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -62,6 +62,8 @@ class Router:
         self.edge_u = a["edge_u"]
         self.edge_v = a["edge_v"]
         self._modes: dict[str, ModeGraph] = {}
+        #: the graphs of the cache as built (shared with replaced routers)
+        self._base: dict[str, ModeGraph] = {}
         self._tables: dict[tuple[str, str], FacilityTables] = {}
         self._entries: dict[tuple[str, str], list[tuple[np.ndarray, ...]]] = {}
         self._lock = threading.Lock()
@@ -88,8 +90,27 @@ class Router:
         """
         new = Router(self.net)
         new._modes = {**self._modes, **graphs}
+        new._base = self._base
         new._tables = {**self._tables, **tables}
         return new
+
+    def base_graph(self, mode: str) -> ModeGraph:
+        """Give ``mode``'s graph as the cache holds it, before any live cost change.
+
+        Parameters
+        ----------
+        mode : str
+            A mode the cache holds.
+
+        Returns
+        -------
+        ModeGraph
+            The graph (built once per process and shared by every router of this cache).
+        """
+        g = self._base.get(mode)
+        if g is None:
+            g = self._base.setdefault(mode, ModeGraph.from_network(self.net, mode))
+        return g
 
     @property
     def loaded_modes(self) -> list[str]:
@@ -122,7 +143,7 @@ class Router:
                     if mode not in self.net.modes:
                         msg = f"The network has no '{mode}' mode; run 'sigap network build'."
                         raise NotFoundError(msg, param="mode")
-                    g = ModeGraph.from_network(self.net, mode)
+                    g = self.base_graph(mode)
                     self._modes[mode] = g
         return g
 
