@@ -24,7 +24,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench._common import drop_scratch_database, scratch_database
+from bench._common import drop_scratch_database, free_port, scratch_database, worker_connections
 from bench.routing import CATEGORY, synthetic
 from gis.live import apply_costs, live_costs
 from gis.network import (
@@ -90,65 +89,6 @@ def _load(url: str) -> int:
             "COPY office (source, source_id, category, name, kind, geom) FROM STDIN", rows
         )
     return len(seg)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry))
-    return out
-
-
-def _owner(conn: http.client.HTTPConnection, port: int, pids: list[int]) -> int | None:
-    """The process holding the server end of ``conn`` (from ``/proc/net/tcp``)."""
-    assert conn.sock is not None
-    local = f"0100007F:{port:04X}"
-    remote = f"0100007F:{conn.sock.getsockname()[1]:04X}"
-    inode = next(
-        (
-            parts[9]
-            for parts in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines())
-            if len(parts) > 9 and parts[1] == local and parts[2] == remote
-        ),
-        None,
-    )
-    for pid in pids:
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
-                    return pid
-        except OSError:
-            continue
-    return None
-
-
-def _per_worker(port: int, master: int) -> list[http.client.HTTPConnection]:
-    workers = [p for p in _children(master) if "sigap" in Path(f"/proc/{p}/cmdline").read_text()]
-    conns: dict[int, http.client.HTTPConnection] = {}
-    for _ in range(80):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", "/api/layers")
-        conn.getresponse().read()
-        pid = _owner(conn, port, workers)
-        if pid is not None and pid not in conns:
-            conns[pid] = conn
-        else:
-            conn.close()
-        if len(conns) == WORKERS:
-            break
-    return list(conns.values())
 
 
 def _get(conn: http.client.HTTPConnection, path: str) -> dict:
@@ -239,7 +179,7 @@ def _bench(url: str) -> None:
         f"{live_s * 1e3:.0f} ms; full build_network {build_s:.1f} s: x{build_s / live_s:,.0f}"
     )
 
-    port = _free_port()
+    port = free_port()
     sigap = shutil.which("sigap", path=str(Path(sys.executable).parent)) or "sigap"
     server = subprocess.Popen(
         [sigap, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)],
@@ -258,7 +198,7 @@ def _bench(url: str) -> None:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("sigap serve did not start") from None
                 time.sleep(0.5)
-        conns = _per_worker(port, server.pid)
+        conns = worker_connections(port, server.pid, WORKERS)
         print(f"sigap serve: {len(conns)} workers reached on their own connections")
         for lat, lon in _origins(url, 4 * CHANGES):
             if len(closed) == CHANGES:

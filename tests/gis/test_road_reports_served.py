@@ -5,7 +5,8 @@ keeper runs as the owner). Staff (``sigap_staff``) close a segment of the curren
 route; within 2 s each worker's ``/api/nearest`` routes around it, in the time networkx gives
 on the ``cost_*`` columns the keeper wrote; restored, the old route comes back in each worker.
 Which worker answers a connection is read from ``/proc`` (the process holding the server end
-of its socket), so every worker is checked, not just one that happened to answer.
+of its socket, :func:`bench._common.connection_owner`), so every worker is checked, not just
+one that happened to answer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import http.client
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from bench._common import free_port, worker_connections
 from gis.network import restore_road_condition, set_road_condition
 from tests.conftest import create_database, drop_database, query, shared_file
 from tests.gis.helpers import check_route, random_origins
@@ -33,49 +34,6 @@ SIGAP = str(Path(sys.executable).parent / "sigap")
 #: The issue's bound.
 LIVE_S = 2.0
 WORKERS = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry))
-    return out
-
-
-def _worker_of(conn: http.client.HTTPConnection, port: int, pids: list[int]) -> int | None:
-    """The process holding the server end of ``conn``'s socket."""
-    assert conn.sock is not None
-    client_port = conn.sock.getsockname()[1]
-    local, remote = f"0100007F:{port:04X}", f"0100007F:{client_port:04X}"
-    inode = None
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        parts = line.split()
-        if parts[1] == local and parts[2] == remote:
-            inode = parts[9]
-    for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
-                    return pid
-            except OSError:
-                continue
-    return None
 
 
 def _nearest(conn: http.client.HTTPConnection, path: str) -> dict:
@@ -94,7 +52,7 @@ def served(server_url, template_db):
     from ingest.osm import ingest_osm_file
 
     ingest_osm_file(shared_file("osm/helsinki.osm.pbf"), url, progress=False)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [SIGAP, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)],
         env={**os.environ, "DATABASE_URL": url},
@@ -123,24 +81,6 @@ def served(server_url, template_db):
         assert "Traceback" not in err, err
 
 
-def _worker_connections(port: int, master: int) -> dict[int, http.client.HTTPConnection]:
-    """One kept-alive connection to each worker (new connections until every one has one)."""
-    workers = [p for p in _children(master) if "sigap" in Path(f"/proc/{p}/cmdline").read_text()]
-    conns: dict[int, http.client.HTTPConnection] = {}
-    for _ in range(60):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("GET", "/api/layers")
-        conn.getresponse().read()
-        pid = _worker_of(conn, port, workers)
-        if pid is not None and pid not in conns:
-            conns[pid] = conn
-        else:
-            conn.close()
-        if len(conns) == WORKERS:
-            return conns
-    pytest.fail(f"could not reach {WORKERS} different workers: {sorted(conns)} of {workers}")
-
-
 def test_every_worker_routes_around_a_closed_road_within_two_seconds(served):
     url, port, proc = served
     staff = make_url(url).set(username="sigap_staff").render_as_string(hide_password=False)
@@ -162,16 +102,17 @@ def test_every_worker_routes_around_a_closed_road_within_two_seconds(served):
         if s not in (ids[0], ids[-1])
         and min(ref.closed([s]).times_from(origin, "health").values(), default=math.inf) < math.inf
     )
-    conns = _worker_connections(port, proc.pid)
+    conns = dict(enumerate(worker_connections(port, proc.pid, WORKERS)))
+    assert len(conns) == WORKERS, "could not reach every worker on a connection of its own"
 
     def wait_all(done, what: str) -> dict[int, float]:
         t0, took, answers = time.monotonic(), {}, {}
         while len(took) < len(conns):
-            for pid, conn in conns.items():
-                if pid not in took:
-                    answers[pid] = _nearest(conn, path)
-                    if done(answers[pid]):
-                        took[pid] = time.monotonic() - t0
+            for worker, conn in conns.items():
+                if worker not in took:
+                    answers[worker] = _nearest(conn, path)
+                    if done(answers[worker]):
+                        took[worker] = time.monotonic() - t0
             assert time.monotonic() - t0 <= LIVE_S, f"{what}: only workers {sorted(took)}"
             time.sleep(0.01)
         return took
