@@ -1,9 +1,9 @@
-"""The graph of one travel mode: CSR adjacency arrays, and the per-mode query structure.
+"""The graph of one travel mode as queries use it: :class:`ModeGraph`.
 
-Nodes are the distinct ``u``/``v`` of ``road_segment`` (OSM node ids), numbered 0..N-1. Each
-segment the mode may pass gives an entry ``u -> v`` and, unless ``oneway`` binds the mode, an
-entry ``v -> u`` (:func:`mode_csr`); parallel entries keep the cheapest. Each entry carries a
-*segment code*: the segment index ``e`` when travelled ``u -> v``, ``~e`` when ``v -> u``.
+Nodes are the distinct ``u``/``v`` of ``road_segment`` (OSM node ids), numbered 0..N-1; the
+adjacency is CSR arrays (:mod:`gis.csr`, whose names are importable from here too): an entry
+per direction a mode may travel a segment, each with its *segment code* (``e`` for
+``u -> v``, ``~e`` for ``v -> u``).
 
 A point on a segment (:class:`gis.snapping.Snap`) is not a node. A traveller there may move
 to ``v`` (always) and to ``u`` (unless ``oneway`` binds the mode), each for the share of the
@@ -33,11 +33,32 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 from scipy.sparse import csr_array
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import dijkstra
 
 from gis.costs import PROFILES
+from gis.csr import (
+    LAST_HOP,
+    NO_HOP,
+    csr_from_rows,
+    csr_graph,
+    largest_component,
+    mode_csr,
+    next_hop_codes,
+)
 from gis.errors import UnprocessableError
 from gis.snapping import SNAP_LIMIT_M, LocalProjection, Snap, SnapGrid, haversine_m
+
+__all__ = [
+    "LAST_HOP",
+    "NO_HOP",
+    "PATCH_MOST",
+    "ModeGraph",
+    "csr_graph",
+    "largest_component",
+    "mode_csr",
+    "next_hop_codes",
+    "reverse_graph",
+]
 
 #: Per-graph values computed on first use; a derived graph (:meth:`ModeGraph.without`,
 #: :meth:`ModeGraph.with_costs`) starts without them.
@@ -45,102 +66,6 @@ _DERIVED = ("_rows", "_main", "_main_mask")
 #: :meth:`ModeGraph.with_costs` patches the adjacency for at most this many changed segments
 #: (more: it is rebuilt, one vectorised pass).
 PATCH_MOST = 64
-#: ``code`` of a node with no next hop towards a facility (none is reachable).
-NO_HOP = np.iinfo(np.int32).min
-#: ``code`` of a node whose next hop is the last one: along the facility's own segment to the
-#: facility's point on it.
-LAST_HOP = NO_HOP + 1
-
-
-def mode_csr(
-    n_nodes: int, edge_u: np.ndarray, edge_v: np.ndarray, cost_s: np.ndarray, oneway: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Build the forward adjacency of one mode as CSR arrays.
-
-    Each passable segment gives ``u -> v``, and ``v -> u`` unless ``oneway`` is true for it.
-    Parallel edges keep the cheapest; self-loops are dropped (never on a shortest path).
-
-    Parameters
-    ----------
-    n_nodes : int
-        Number of nodes.
-    edge_u, edge_v : ndarray of int
-        End nodes of each segment.
-    cost_s : ndarray of float
-        Travel time of each segment (seconds); NaN where the mode may not pass.
-    oneway : ndarray of bool
-        Whether each segment may only be travelled ``u -> v`` by this mode.
-
-    Returns
-    -------
-    indptr : ndarray, int32 or int64 [n_nodes + 1]
-        Row pointers.
-    indices : ndarray, int32
-        Head node of each entry, sorted within each row.
-    weight : ndarray, float64
-        Travel time of each entry in seconds.
-    edge : ndarray, int32
-        Segment code of each entry: ``e`` when travelled ``u -> v``, ``~e`` when ``v -> u``.
-    """
-    ok = ~np.isnan(cost_s) & (edge_u != edge_v)
-    e = np.flatnonzero(ok)
-    two = e[~oneway[e]]
-    rows = np.concatenate([edge_u[e], edge_v[two]])
-    cols = np.concatenate([edge_v[e], edge_u[two]])
-    weight = np.concatenate([cost_s[e], cost_s[two]])
-    code = np.concatenate([e, ~two]).astype(np.int32)
-    order = np.lexsort((weight, cols, rows))
-    rows, cols, weight, code = rows[order], cols[order], weight[order], code[order]
-    keep = np.ones(len(rows), dtype=bool)
-    keep[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    rows, cols, weight, code = rows[keep], cols[keep], weight[keep], code[keep]
-    return _csr_from_rows(n_nodes, rows, cols.astype(np.int32), weight.astype(np.float64), code)
-
-
-def _csr_from_rows(n_nodes: int, rows, cols, weight, code):
-    counts = np.bincount(rows, minlength=n_nodes)
-    itype = np.int32 if len(rows) < 2**31 else np.int64
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(itype)
-    return indptr, cols, weight, code
-
-
-def csr_graph(indptr: np.ndarray, indices: np.ndarray, weight: np.ndarray) -> csr_array:
-    """Wrap CSR arrays as a scipy graph, without copying them.
-
-    Parameters
-    ----------
-    indptr, indices, weight : ndarray
-        CSR arrays as made by :func:`mode_csr`.
-
-    Returns
-    -------
-    csr_array
-        A square ``N x N`` sparse matrix; entry ``(a, b)`` is the travel time of ``a -> b``.
-    """
-    n = len(indptr) - 1
-    return csr_array((weight, indices, indptr), shape=(n, n), copy=False)
-
-
-def largest_component(graph: csr_array) -> np.ndarray:
-    """Find the nodes of the largest strongly connected component that has an edge.
-
-    Parameters
-    ----------
-    graph : csr_array
-        A mode's forward graph.
-
-    Returns
-    -------
-    ndarray of bool [N]
-        True for the nodes of that component.
-    """
-    n = graph.shape[0]
-    if graph.nnz == 0:
-        return np.zeros(n, dtype=bool)
-    _, labels = connected_components(graph, directed=True, connection="strong")
-    has_edge = (np.diff(graph.indptr) > 0) | (np.bincount(graph.indices, minlength=n) > 0)
-    sizes = np.bincount(labels[has_edge])
-    return (labels == int(np.argmax(sizes))) & has_edge
 
 
 def reverse_graph(graph: ModeGraph | csr_array) -> csr_array:
@@ -162,40 +87,6 @@ def reverse_graph(graph: ModeGraph | csr_array) -> csr_array:
     """
     g = graph.graph if isinstance(graph, ModeGraph) else graph
     return g.T.tocsr()
-
-
-def next_hop_codes(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    edge: np.ndarray,
-    next_node: np.ndarray,
-    rows: np.ndarray | None = None,
-) -> np.ndarray:
-    """Give the segment code of each node's next hop ``n -> next_node[n]``.
-
-    One vectorised pass over the forward adjacency: the entry is unique because parallel
-    edges were merged.
-
-    Parameters
-    ----------
-    indptr, indices, edge : ndarray
-        The forward adjacency (:func:`mode_csr`).
-    next_node : ndarray of int [N]
-        The next node of each node (anything that is not a node, e.g. -9999: none).
-    rows : ndarray of int, optional
-        The row (tail node) of each entry, when the caller has it (:attr:`ModeGraph.rows`).
-
-    Returns
-    -------
-    ndarray of int32 [N]
-        Segment code of the hop (as in :func:`mode_csr`), :data:`NO_HOP` where there is none.
-    """
-    n = len(indptr) - 1
-    row = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr)) if rows is None else rows
-    hit = indices == next_node[row]
-    code = np.full(n, NO_HOP, np.int32)
-    code[row[hit]] = edge[hit]
-    return code
 
 
 class ModeGraph:
@@ -368,7 +259,7 @@ class ModeGraph:
         seg = np.where(self.edge >= 0, self.edge, ~np.asarray(self.edge))
         keep = ~closed[seg]
         rows = self.rows[keep]
-        g.indptr, g.indices, g.weight, g.edge = _csr_from_rows(
+        g.indptr, g.indices, g.weight, g.edge = csr_from_rows(
             self.n_nodes,
             rows,
             np.asarray(self.indices)[keep],
@@ -423,9 +314,35 @@ class ModeGraph:
         else:
             closed = in_grid & ~passable
             g.skip = self._vertex_mask(closed) if closed.any() else None
-        if np.array_equal(passable, ~np.isnan(np.asarray(self.cost))) and "_main" in self.__dict__:
+        if "_main" in self.__dict__ and self._same_main(g):
             g.__dict__["_main"] = self.__dict__["_main"]
         return g
+
+    def _same_main(self, g: ModeGraph) -> bool:
+        """Tell cheaply whether ``g`` (this graph, other costs) has the same main component.
+
+        True when the same segments pass, or when some only closed and each closed entry
+        ``a -> b`` of the main component can still be bypassed (``b`` stays reachable from
+        ``a``, found by a short bounded search: then every cycle through it can be rerouted).
+        """
+        was = ~np.isnan(np.asarray(self.cost))
+        now = ~np.isnan(np.asarray(g.cost))
+        if (now & ~was).any():
+            return False  # opened: the main component may grow
+        closed = np.flatnonzero(was & ~now)
+        if len(closed) > PATCH_MOST:
+            return False
+        main = self.main_nodes
+        for e in closed.tolist():
+            u, v = int(self.edge_u[e]), int(self.edge_v[e])
+            if u == v or not (main[u] and main[v]):
+                continue  # not in the main component: its removal cannot split it
+            for a, b in [(u, v)] if self.binds_oneway(e) else [(u, v), (v, u)]:
+                limit = 60.0 + 10.0 * float(self.cost[e])
+                reach = dijkstra(g.graph, directed=True, indices=a, limit=limit)
+                if not np.isfinite(reach[b]):
+                    return False
+        return True
 
     def _patched_csr(self, cost: np.ndarray):
         """Give the adjacency for ``cost`` by patching this one, or None to rebuild it.
@@ -464,7 +381,7 @@ class ModeGraph:
             return indptr, indices, weight, self.edge
         keep = np.ones(len(weight), dtype=bool)
         keep[drop] = False
-        return _csr_from_rows(
+        return csr_from_rows(
             self.n_nodes,
             self.rows[keep],
             np.asarray(indices)[keep],

@@ -29,15 +29,24 @@ graph and tables with the old router.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import breadth_first_order, dijkstra
 
-from gis.graph import ModeGraph, reverse_graph
+from gis.graph import LAST_HOP, NO_HOP, ModeGraph, reverse_graph
 from gis.network_cache import Network
 from gis.router import Router
-from gis.tables import FacilityTables, facility_lonlat, snap_facilities, tables_for_snaps
+from gis.tables import (
+    FacilityTables,
+    facility_entries,
+    facility_lonlat,
+    snap_facilities,
+    tables_for_snaps,
+)
 
 #: Snapped-point arrays of :class:`gis.tables.FacilityTables`.
 _SNAP_ARRAYS = tuple(
@@ -106,6 +115,8 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def table_affected(old: ModeGraph, new: ModeGraph, t: FacilityTables, changed: np.ndarray) -> bool:
     """Tell whether the change of costs on segments ``changed`` can change table ``t``.
 
+    See :func:`_how_affected` (this is its yes or no).
+
     Parameters
     ----------
     old, new : ModeGraph
@@ -121,18 +132,35 @@ def table_affected(old: ModeGraph, new: ModeGraph, t: FacilityTables, changed: n
         False only when ``t`` is still exact on ``new`` (the rules are in the module
         docstring; facility road points are compared by the caller).
     """
+    return _how_affected(old, new, t, changed) is not None
+
+
+def _how_affected(
+    old: ModeGraph, new: ModeGraph, t: FacilityTables, changed: np.ndarray
+) -> str | np.ndarray | None:
+    """Say how the change of costs on segments ``changed`` affects table ``t``.
+
+    Returns
+    -------
+    None, ndarray or str
+        None: not at all. An array of segment codes: only through entries that got slower or
+        closed (the codes of those entries that next hops use; :func:`repair_slower` can
+        mend the table). ``"full"``: otherwise (recompute it).
+    """
     if np.isin(np.asarray(t.fac_edge), changed).any():
-        return True
+        return "full"
     if np.isin(np.asarray(t.fac2_edge), changed).any():
-        return True
+        return "full"
     c_old = np.asarray(old.cost)[changed]
     c_new = np.asarray(new.cost)[changed]
     was, now = ~np.isnan(c_old), ~np.isnan(c_new)
     slower = changed[(was & ~now) | (was & now & (c_new > c_old))]
+    used = None
     if len(slower):
         codes = np.concatenate([slower, ~slower]).astype(np.int32)
-        if np.isin(np.asarray(t.code), codes).any():
-            return True
+        hit = np.isin(np.asarray(t.code), codes)
+        if hit.any():
+            used = np.unique(np.asarray(t.code)[hit])
     faster_mask = now & (~was | (c_new < c_old))
     faster = changed[faster_mask]
     if len(faster):
@@ -143,12 +171,149 @@ def table_affected(old: ModeGraph, new: ModeGraph, t: FacilityTables, changed: n
         real = u != v  # a loop is never on a shortest path
         tol_u = 1e-4 + 1e-6 * np.where(np.isfinite(dist[u]), dist[u], 0.0)
         if (real & (dist[v] + c < dist[u] - tol_u)).any():
-            return True
+            return "full"
         both_ways = real & ~(new.oneway & np.asarray(new.edge_oneway)[faster])
         tol_v = 1e-4 + 1e-6 * np.where(np.isfinite(dist[v]), dist[v], 0.0)
         if (both_ways & (dist[u] + c < dist[v] - tol_v)).any():
-            return True
-    return False
+            return "full"
+    return used
+
+
+def _unreachable(t: FacilityTables, nodes: np.ndarray) -> FacilityTables:
+    """``t`` with ``nodes`` reaching no facility."""
+    dist = np.array(t.dist_s, dtype=np.float32)
+    code = np.array(t.code, dtype=np.int32)
+    facility = np.array(t.facility, dtype=np.int32)
+    dist[nodes], code[nodes], facility[nodes] = np.inf, NO_HOP, -1
+    return dataclasses.replace(t, dist_s=dist, code=code, facility=facility)
+
+
+#: :func:`repair_slower` gives up (the caller recomputes) when more than this share of the
+#: nodes must be settled again.
+REPAIR_MOST = 0.3
+
+
+def repair_slower(new: ModeGraph, t: FacilityTables, codes: np.ndarray) -> FacilityTables | None:
+    """Mend a nearest-facility table after some entries got slower or closed.
+
+    Only the nodes whose chain of next hops runs through one of those entries can change
+    (nothing got faster, no facility moved); every other node keeps its time, facility and
+    next hop. Those nodes are settled again by one multi-source Dijkstra over the part of
+    the reversed graph among them, seeded with the best way out of it: an entry to a node
+    outside (its kept time added) or a facility's own entry.
+
+    Parameters
+    ----------
+    new : ModeGraph
+        The mode's graph with the new costs.
+    t : FacilityTables
+        The table computed before (same facility road points).
+    codes : ndarray of int32
+        Codes of the entries that got slower or closed and that some next hop uses.
+
+    Returns
+    -------
+    FacilityTables or None
+        The mended table; None when more than :data:`REPAIR_MOST` of the nodes are affected
+        (recomputing is then as fast).
+    """
+    n = new.n_nodes
+    code = np.asarray(t.code)
+    eu, ev = np.asarray(new.edge_u), np.asarray(new.edge_v)
+    hop = (code != NO_HOP) & (code != LAST_HOP)
+    nxt = np.full(n, -1, np.int64)
+    c = code[hop]
+    nxt[hop] = np.where(c >= 0, ev[np.maximum(c, 0)], eu[np.maximum(~c, 0)])
+    seeds = np.flatnonzero(hop & np.isin(code, codes))
+    # the affected nodes: the seeds and every node whose chain of next hops reaches one
+    child = np.flatnonzero(nxt >= 0)
+    tree = csr_array(
+        (
+            np.ones(len(child) + len(seeds)),
+            (np.concatenate([nxt[child], np.full(len(seeds), n)]), np.concatenate([child, seeds])),
+        ),
+        shape=(n + 1, n + 1),
+    )
+    order = breadth_first_order(tree, n, directed=True, return_predecessors=False)
+    nodes = np.sort(order[order < n])
+    m = len(nodes)
+    if m > REPAIR_MOST * n:
+        return None
+    inside = np.zeros(n, dtype=bool)
+    inside[nodes] = True
+    local = np.full(n, -1, np.int64)
+    local[nodes] = np.arange(m)
+    dist_old = np.asarray(t.dist_s, dtype=np.float64)
+    facility_old = np.asarray(t.facility)
+    # every forward entry out of an affected node
+    indptr, indices, weight = new.indptr, np.asarray(new.indices), np.asarray(new.weight)
+    starts = np.asarray(indptr)[nodes].astype(np.int64)
+    deg = np.asarray(indptr)[nodes + 1].astype(np.int64) - starts
+    idx = np.repeat(starts - np.cumsum(deg) + deg, deg) + np.arange(int(deg.sum()))
+    tail = np.repeat(nodes, deg)
+    head = indices[idx]
+    w = weight[idx]
+    # seeds: the best way out of the affected part, per node (an entry to a kept node, or a
+    # facility's own entry)
+    out = ~inside[head] & np.isfinite(dist_old[head])
+    seed_node = tail[out]
+    seed_cost = w[out] + dist_old[head[out]]
+    seed_next = head[out]
+    seed_fac = facility_old[head[out]]
+    fac, fnode, fcost = facility_entries(
+        new,
+        np.asarray(t.fac_edge),
+        np.asarray(t.fac_fraction),
+        np.asarray(t.fac2_edge),
+        np.asarray(t.fac2_fraction),
+    )
+    at = inside[fnode]
+    seed_node = np.concatenate([seed_node, fnode[at]])
+    seed_cost = np.concatenate([seed_cost, fcost[at]])
+    seed_next = np.concatenate([seed_next, np.full(int(at.sum()), -1)])
+    seed_fac = np.concatenate([seed_fac, fac[at]])
+    best = np.lexsort((seed_cost, seed_node))
+    first = np.ones(len(best), dtype=bool)
+    first[1:] = seed_node[best][1:] != seed_node[best][:-1]
+    pick = best[first]
+    s_node, s_cost = seed_node[pick], seed_cost[pick]
+    s_next, s_fac = seed_next[pick], seed_fac[pick]
+    k = len(pick)
+    if k == 0:  # cut off from every facility now
+        return _unreachable(t, nodes)
+    # the reversed graph among the affected nodes, plus one virtual node per seeded node
+    both = inside[head]
+    rows = np.concatenate([local[head[both]], m + np.arange(k)])
+    cols = np.concatenate([local[tail[both]], local[s_node]])
+    data = np.concatenate([w[both], s_cost])
+    sub = csr_array((data, (rows, cols)), shape=(m + k, m + k))
+    d, pred, src = dijkstra(
+        sub, directed=True, indices=np.arange(m, m + k), min_only=True, return_predecessors=True
+    )
+    d, pred, src = d[:m], pred[:m], src[:m]
+    reached = np.isfinite(d)
+    seeded = reached & (pred >= m)
+    root = np.where(reached, src - m, 0)
+    next_node = np.where(
+        seeded, s_next[np.clip(pred - m, 0, k - 1)], nodes[np.clip(pred, 0, m - 1)]
+    )
+    last = seeded & (next_node < 0)
+    dist = np.array(t.dist_s, dtype=np.float32)
+    facility = np.array(t.facility, dtype=np.int32)
+    new_code = np.array(code, dtype=np.int32)
+    dist[nodes] = np.where(reached, d, np.inf).astype(np.float32)
+    facility[nodes] = np.where(reached, s_fac[root], -1)
+    hops = np.full(m, NO_HOP, np.int32)
+    hops[last] = LAST_HOP
+    via = reached & ~last
+    if via.any():
+        # the entry code of each remaining hop node -> next_node
+        ends = next_node[via]
+        sel = np.repeat(via, deg)
+        match = head[sel] == np.repeat(ends, deg[via])
+        hops[np.flatnonzero(via)] = np.asarray(new.edge)[idx[sel][match]]
+    new_code[nodes] = hops
+    return dataclasses.replace(t, dist_s=dist, code=new_code, facility=facility)
 
 
 def _snaps_of(t: FacilityTables) -> dict[str, np.ndarray]:
@@ -304,11 +469,16 @@ def apply_costs(router: Router, costs: dict[str, np.ndarray]) -> LiveUpdate:
             if change is not None:
                 snaps = _resnapped(new, t, facility_lonlat(facs), change)
             moved = snaps is not None and not _snaps_equal(snaps, t)
-            if moved or table_affected(old, new, t, changed):
+            how = "full" if moved else _how_affected(old, new, t, changed)
+            if how is None:
+                continue
+            mended = None if isinstance(how, str) else repair_slower(new, t, how)
+            if mended is None:
                 if reverse is None:
                     reverse = reverse_graph(new)
-                tables[(mode, category)] = tables_for_snaps(new, snaps or _snaps_of(t), reverse)
-                update.tables.append((mode, category))
+                mended = tables_for_snaps(new, snaps or _snaps_of(t), reverse)
+            tables[(mode, category)] = mended
+            update.tables.append((mode, category))
     if graphs:
         update.router = router.replaced(graphs, tables)
     update.seconds = time.perf_counter() - t0

@@ -200,9 +200,10 @@ def _load(db_url: str, root: Path, read_only: bool, *, check_db: bool) -> _Entry
 
 
 def _warm(router: Router, modes) -> None:
+    """Build the graphs of ``modes`` now (and their main component, which live updates use)."""
     for mode in modes:
         if mode in router.net.modes:
-            router.mode_graph(mode)
+            router.mode_graph(mode).main_nodes  # noqa: B018 - computed and kept
 
 
 def _reload(entry: _Entry) -> bool:

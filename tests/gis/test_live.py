@@ -163,3 +163,35 @@ def test_a_faster_segment_off_every_shortest_path_affects_no_table(hel):
     assert not table_affected(g, g.with_costs(new_cost), t, np.array([e]))
     new_cost[e] = 0.001
     assert table_affected(g, g.with_costs(new_cost), t, np.array([e]))
+
+
+def test_closed_roads_mend_the_tables_without_recomputing_them(hel, parts, tmp_path, monkeypatch):
+    """Roads close (a report's usual effect): the tables are mended (only the nodes whose
+    way ran along them are settled again) and equal a full rebuild's."""
+    from gis import live
+
+    mended = []
+    repair = live.repair_slower
+
+    def spy(*args, **kwargs):
+        out = repair(*args, **kwargs)
+        mended.append(out is not None)
+        return out
+
+    monkeypatch.setattr(live, "repair_slower", spy)
+    base = Router(load_network(cache_root(hel)))
+    costs = {m: np.array(base.mode_graph(m).cost, dtype=float) for m in MODES}
+    for mode in MODES:
+        t = base.tables(mode, "health")
+        code = np.asarray(t.code)
+        hops = code[(code != NO_HOP) & (code != LAST_HOP)]
+        ranked = np.bincount(np.where(hops >= 0, hops, ~hops)).argsort()[::-1]
+        ranked = ranked[~np.isin(ranked, np.concatenate([t.fac_edge, t.fac2_edge]))]
+        costs[mode][ranked[5:11]] = np.nan
+    update = apply_costs(base, costs)
+    assert any(mended), "no table was mended"
+    fresh = _fresh(parts, costs, tmp_path / "closed")
+    for mode in MODES:
+        for category, facs in base.net.facilities.items():
+            if facs:
+                _same_tables(update.router, fresh, mode, category)
