@@ -174,8 +174,8 @@ def _bench(url: str) -> None:
     live_s, recomputed, modes = _in_process(url, staff)
     build_network(url, progress=False)  # current again after those changes
     print(
-        f"one process's live update after closing a route segment (read + patch weights and "
-        f"affected tables, {recomputed} of {modes} {CATEGORY} tables recomputed): "
+        f"one process's live update after closing a route segment (read it, patch the weights, "
+        f"mend or recompute the affected tables: {recomputed} of {modes} {CATEGORY} tables): "
         f"{live_s * 1e3:.0f} ms; full build_network {build_s:.1f} s: x{build_s / live_s:,.0f}"
     )
 
