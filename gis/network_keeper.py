@@ -32,7 +32,7 @@ import threading
 import time
 from pathlib import Path
 
-from gis.network import network_status, rebuild_if_stale
+from gis.network import rebuild_if_stale
 from gis.network_cache import cache_root, read_manifest
 from gis.road_conditions import ConditionListener, write_segment_costs
 
@@ -115,8 +115,6 @@ def _modes(root: Path) -> list[str] | None:
 
 
 def _rebuild(url: str, cache_dir: Path | None) -> None:
-    if not network_status(url, cache_dir=cache_dir)["stale"]:
-        return
     report = rebuild_if_stale(url, cache_dir=cache_dir, progress=False)
     if report is not None:
         logger.info("network keeper: rebuilt %s in %.1f s", report.version, report.seconds)

@@ -153,7 +153,9 @@ class RoadConditionChange(Base):
 
     __tablename__ = "road_condition_change"
     __table_args__ = (
-        CheckConstraint(_in("condition", ROAD_CONDITIONS), name="ck_road_condition_change_condition"),
+        CheckConstraint(
+            _in("condition", ROAD_CONDITIONS), name="ck_road_condition_change_condition"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

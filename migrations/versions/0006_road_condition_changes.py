@@ -66,7 +66,7 @@ def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-_SET_SQL = f"""
+_SET_SQL = """
 CREATE OR REPLACE FUNCTION public.sigap_set_road_condition(
     p_segment_ids bigint[], p_condition text, p_source text, p_note text
 ) RETURNS integer
@@ -80,7 +80,7 @@ DECLARE
     v_seg record;
     v_top record;
 BEGIN
-    IF p_condition IS NULL OR p_condition NOT IN ({_in(CONDITIONS[:-1])}) THEN
+    IF p_condition IS NULL OR p_condition NOT IN (__SETTABLE__) THEN
         RAISE EXCEPTION 'unknown road condition %', coalesce(p_condition, 'NULL')
             USING ERRCODE = 'invalid_parameter_value', HINT = 'condition';
     END IF;
@@ -93,7 +93,7 @@ BEGIN
         RAISE EXCEPTION 'no road segment ids given'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'segment_ids';
     END IF;
-    PERFORM pg_advisory_xact_lock({LOCK_KEY});
+    PERFORM pg_advisory_xact_lock(__LOCK_KEY__);
     LOCK TABLE public.road_segment IN ROW EXCLUSIVE MODE;
     SELECT string_agg(i::text, ', ' ORDER BY i) INTO v_missing
     FROM (SELECT DISTINCT unnest(p_segment_ids) AS i) ids
@@ -132,9 +132,9 @@ BEGIN
     RETURN v_change;
 END
 $$
-"""
+""".replace("__SETTABLE__", _in(CONDITIONS[:-1])).replace("__LOCK_KEY__", str(LOCK_KEY))
 
-_RESTORE_SQL = f"""
+_RESTORE_SQL = """
 CREATE OR REPLACE FUNCTION public.sigap_restore_road_condition(p_change integer)
 RETURNS integer
 LANGUAGE plpgsql
@@ -147,7 +147,7 @@ DECLARE
     v_top record;
     v_count integer := 0;
 BEGIN
-    PERFORM pg_advisory_xact_lock({LOCK_KEY});
+    PERFORM pg_advisory_xact_lock(__LOCK_KEY__);
     LOCK TABLE public.road_segment IN ROW EXCLUSIVE MODE;
     SELECT restored_at INTO v_restored FROM public.road_condition_change
     WHERE id = p_change FOR UPDATE;
@@ -205,7 +205,7 @@ BEGIN
     RETURN v_count;
 END
 $$
-"""
+""".replace("__LOCK_KEY__", str(LOCK_KEY))
 
 
 def upgrade() -> None:
