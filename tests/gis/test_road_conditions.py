@@ -259,10 +259,9 @@ def test_a_change_is_notified_and_its_costs_written_by_the_owner(roads, staff):
         ]
     finally:
         listener.close()
-    restore_road_condition(staff, change + 1)
+    restore_road_condition(staff, change + 1)  # the second change of this test
     restore_road_condition(staff, change)
-    with transaction(roads) as cur:
-        write_segment_costs(roads, 0)
+    write_segment_costs(roads, 0)
     assert query(roads, "SELECT cost_car_s FROM road_segment WHERE id = %s", (sid,)) == [
         (pytest.approx(old_car),)
     ]
