@@ -168,6 +168,62 @@ class RoadInspection(SourcedMixin, Base):
     geom = mapped_column(Geometry("GEOMETRY", srid=4326), nullable=True)
 
 
+#: States of one segment's part in a road-condition change (migration 0006).
+ROAD_CHANGE_STATES: tuple[str, ...] = ("active", "restored", "superseded")
+
+
+class RoadConditionChange(Base):
+    """A staff change of road condition (a verified road report), restorable exactly.
+
+    Written only by the ``SECURITY DEFINER`` functions of migration 0006, through
+    :func:`gis.road_conditions.set_road_condition` and ``restore_road_condition``.
+    """
+
+    __tablename__ = "road_condition_change"
+    __table_args__ = (
+        CheckConstraint(
+            _in("condition", ROAD_CONDITIONS), name="ck_road_condition_change_condition"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    condition: Mapped[str] = mapped_column(String(24))
+    source: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str] = mapped_column(Text)
+    restored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    restored_by: Mapped[str | None] = mapped_column(Text)
+
+
+class RoadConditionChangeSegment(Base):
+    """One segment of a road-condition change: what it held before, and where it stands.
+
+    The active changes of a segment form a stack (by ``change_id``); ``previous_*`` is what
+    the change rests on. ``seq`` grows with every change that touched the road, so routers
+    can read what changed since their cache was built.
+    """
+
+    __tablename__ = "road_condition_change_segment"
+    __table_args__ = (
+        CheckConstraint(_in("state", ROAD_CHANGE_STATES), name="ck_road_condition_change_state"),
+        Index("ix_road_condition_change_segment_segment_id", "segment_id"),
+        Index("ix_road_condition_change_segment_seq", "seq"),
+    )
+
+    change_id: Mapped[int] = mapped_column(
+        ForeignKey("road_condition_change.id", ondelete="CASCADE"), primary_key=True
+    )
+    segment_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("road_segment.id", ondelete="CASCADE"), primary_key=True
+    )
+    previous_condition: Mapped[str] = mapped_column(String(24))
+    previous_source: Mapped[str] = mapped_column(String(24))
+    inspected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(12), server_default="active")
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
 class Complaint(Base):
     """A citizen complaint (Open311 service request). Contact details live apart.
 

@@ -17,6 +17,8 @@ TABLES = {
     "complaint_event",
     "ingest_run",
     "road_inspection",
+    "road_condition_change",
+    "road_condition_change_segment",
 }
 
 
@@ -89,6 +91,10 @@ EXPECTED_PRIVILEGES: dict[str, dict[str, set[str]]] = {
     "complaint_reporter": {WEB: set(), STAFF: {"SELECT"}},
     "ingest_run": {WEB: set(), STAFF: set()},
     "road_inspection": {WEB: set(), STAFF: {"SELECT"}},
+    # migration 0006: staff change road conditions only through its SECURITY DEFINER
+    # functions; the web role's routers read which segments changed
+    "road_condition_change": {WEB: set(), STAFF: {"SELECT"}},
+    "road_condition_change_segment": {WEB: {"SELECT"}, STAFF: {"SELECT"}},
     "alembic_version": {WEB: set(), STAFF: set()},
 }
 
