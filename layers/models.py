@@ -28,7 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from layers.vocab import COMPLAINT_CHANNELS, COMPLAINT_STATUSES, ROAD_CONDITIONS
+from layers.complaint_catalogue import CHANNELS, EVENT_KINDS, STAFF_ROLES, STATES
+from layers.vocab import ROAD_CONDITIONS
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -140,34 +141,105 @@ class RoadSegment(SourcedMixin, Base):
     geom = mapped_column(Geometry("LINESTRING", srid=4326), nullable=False)
 
 
-class Complaint(Base):
-    """A citizen complaint (Open311 service request). Contact details live apart."""
+class StaffUser(Base):
+    """A staff account: a role, an argon2 password hash and the login lockout state.
 
-    __tablename__ = "complaint"
+    ``session_token`` is part of the login session; changing it (logout everywhere, a new
+    password, disabling the account) ends every session of the account.
+    """
+
+    __tablename__ = "staff_user"
     __table_args__ = (
-        CheckConstraint(_in("status", COMPLAINT_STATUSES), name="ck_complaint_status"),
-        CheckConstraint(_in("channel", COMPLAINT_CHANNELS), name="ck_complaint_channel"),
-        Index("ix_complaint_status", "status"),
+        CheckConstraint(_in("role", STAFF_ROLES), name="ck_staff_user_role"),
+        CheckConstraint("username = lower(username)", name="ck_staff_user_username_lower"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True)
-    service_code: Mapped[str] = mapped_column(String(64))
-    description: Mapped[str | None] = mapped_column(Text)
-    address: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(24), server_default="open")
-    channel: Mapped[str] = mapped_column(String(16), server_default="web")
-    requested_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    session_token: Mapped[str] = mapped_column(String(64))
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ApiKey(Base):
+    """An Open311 API key of a third-party client: only its SHA-256 is stored."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Complaint(Base):
+    """A citizen complaint (an Open311 service request). Contact details live apart.
+
+    ``tracking_id`` is what the reporter sees (``7KQ2-M9TX``), never the database id.
+    The due dates are the service-level clocks: forwarding (3 working days), follow-up (5)
+    and the service's resolution level; ``forwarded_at``, ``followed_up_at`` and
+    ``closed_at`` stop them.
+    """
+
+    __tablename__ = "complaint"
+    __table_args__ = (
+        CheckConstraint(_in("state", tuple(STATES)), name="ck_complaint_state"),
+        CheckConstraint(_in("channel", CHANNELS), name="ck_complaint_channel"),
+        CheckConstraint("char_length(description) <= 4000", name="ck_complaint_description"),
+        Index("ix_complaint_state", "state"),
+        Index("ix_complaint_created_at", "created_at"),
+        Index("ix_complaint_service_code", "service_code"),
     )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tracking_id: Mapped[str] = mapped_column(String(16), unique=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    service_code: Mapped[str] = mapped_column(String(32))
+    catalogue_version: Mapped[str] = mapped_column(String(32))
+    agency: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(24))
+    channel: Mapped[str] = mapped_column(String(16))
+    anonim: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    rahasia: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    photo_ref: Mapped[str | None] = mapped_column(String(128))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    linked_layer: Mapped[str | None] = mapped_column(String(32))
+    linked_feature_id: Mapped[int | None] = mapped_column(BigInteger)
+    link_method: Mapped[str | None] = mapped_column(String(16))
+    linked_distance_m: Mapped[float | None] = mapped_column(Float)
+    linked_walk_s: Mapped[float | None] = mapped_column(Float)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("complaint.id"))
+    road_change_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    geom = mapped_column(Geometry("POINT", srid=4326), nullable=True)
+    forward_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    follow_up_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    forwarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    followed_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
 
 
 class ComplaintReporter(Base):
-    """The reporter's contact details, kept apart from the complaint so they can be protected.
+    """The reporter's contact details and device id, kept apart from the complaint.
 
-    Never joined into a public response.
+    Never joined into a public response; the web role cannot read it (migration 0003) and
+    writes it only through ``add_complaint_reporter(...)``. An *anonim* report has no row.
     """
 
     __tablename__ = "complaint_reporter"
@@ -178,21 +250,61 @@ class ComplaintReporter(Base):
     name: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(254))
+    device_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class ComplaintEvent(Base):
-    """One step in a complaint's life: created, status change, note, assignment."""
+    """One step in a complaint's life, timed by the database server's clock.
+
+    ``kind`` is ``created``, ``transition``, ``road_condition`` or ``road_restored``;
+    ``actor_id`` is the staff member (NULL: the reporter, through a public channel).
+    ``note`` is for staff only; ``public_note`` is shown on the public status page.
+    """
 
     __tablename__ = "complaint_event"
+    __table_args__ = (
+        CheckConstraint(_in("kind", EVENT_KINDS), name="ck_complaint_event_kind"),
+    )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     complaint_id: Mapped[int] = mapped_column(
         ForeignKey("complaint.id", ondelete="CASCADE"), index=True
     )
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    status: Mapped[str | None] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str | None] = mapped_column(String(24))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
-    actor: Mapped[str | None] = mapped_column(String(128))
+    public_note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+
+
+class ContactView(Base):
+    """The audit trail: one row per time a staff member saw a reporter's contact details."""
+
+    __tablename__ = "contact_view"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaint.id", ondelete="CASCADE"), index=True
+    )
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    purpose: Mapped[str | None] = mapped_column(Text)
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class RateLimitHit(Base):
+    """Request counts per client and fixed time window (an UNLOGGED table: a crash may
+    forget them, which only resets the limits), shared by every worker and host."""
+
+    __tablename__ = "rate_limit_hit"
+
+    bucket: Mapped[str] = mapped_column(String(160), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
 
 
 class IngestRun(Base):

@@ -205,6 +205,4 @@ NON_ROUTABLE_HIGHWAYS: frozenset[str] = frozenset(
     }
 )
 
-# --- Complaints -----------------------------------------------------------------------------
-COMPLAINT_CHANNELS: tuple[str, ...] = ("web", "phone", "desk", "api")
-COMPLAINT_STATUSES: tuple[str, ...] = ("open", "acknowledged", "in_progress", "closed", "rejected")
+# Complaint services, states and channels: layers.complaint_catalogue.
