@@ -49,13 +49,17 @@ __all__ = [
     "CATALOGUE",
     "CATALOGUE_VERSION",
     "CHANNELS",
+    "CONTACT_ROLES",
     "EVENT_KINDS",
     "FOLLOW_UP_DAYS",
     "FORWARD_DAYS",
     "INITIAL_STATE",
+    "ROAD_ACTION_ROLES",
+    "ROAD_ACTION_STATES",
     "STAFF_ROLES",
     "STATES",
     "get_service",
+    "role_may",
 ]
 
 #: Changes with every change of services, service levels, states or transitions.
@@ -268,6 +272,13 @@ INITIAL_STATE = "diterima"
 _DESK = ("desk", "admin")
 _AGENCY = (AGENCY_ROLE, "admin")
 
+#: Who may see a reporter's contact details (each view is logged in ``contact_view``): the
+#: help desk, administrators and the staff of the complaint's agency; never planners.
+CONTACT_ROLES: tuple[str, ...] = ("desk", "admin", AGENCY_ROLE)
+#: Who may set a road's condition from a verified road report, and in which states.
+ROAD_ACTION_ROLES: tuple[str, ...] = (AGENCY_ROLE, "admin")
+ROAD_ACTION_STATES: tuple[str, ...] = ("diverifikasi", "diteruskan", "dalam_proses")
+
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("diterima", "diverifikasi", _DESK),
     Transition("diterima", "ditolak", _DESK, note_required=True),
@@ -300,4 +311,18 @@ def get_service(code: str) -> ServiceSpec | None:
     return SERVICES.get(code)
 
 
+def role_may(roles: tuple[str, ...], role: str, agency_code: str | None) -> bool:
+    """Tell whether staff ``role`` is among ``roles`` for a complaint of ``agency_code``.
+
+    ``roles`` may hold :data:`layers.complaint_spec.AGENCY_ROLE`, which stands for the
+    staff roles of the complaint's agency.
+    """
+    if role in roles:
+        return True
+    agency = AGENCIES.get(agency_code or "")
+    return AGENCY_ROLE in roles and agency is not None and role in agency.roles
+
+
 check_catalogue(CATALOGUE, LAYERS)
+if not set(ROAD_ACTION_STATES) <= set(STATES):
+    raise ValueError("ROAD_ACTION_STATES names unknown states")

@@ -1,9 +1,9 @@
-"""What the complaint catalogue and workflow are: agencies, services, attributes, states and
-transitions, and the check of a whole catalogue.
+"""What the complaint catalogue and workflow are, and the check of a whole catalogue.
 
-The catalogue itself is data in :mod:`layers.complaint_catalogue`; this module says what that
-data may hold, in the style of :mod:`layers.spec`. Nothing here imports the rest of SIGAP
-except the layer registry (a service may link to a layer).
+Agencies, services, attributes, states and transitions. The catalogue itself is data in
+:mod:`layers.complaint_catalogue`; this module says what that data may hold, in the style of
+:mod:`layers.spec`. Nothing here imports the rest of SIGAP except the layer registry (a
+service may link to a layer).
 """
 
 from __future__ import annotations
@@ -238,8 +238,7 @@ class Transition:
     note_required: bool = False
 
     def allows(self, role: str, agency: Agency | None) -> bool:
-        """Whether a staff member with ``role`` may make this move on a complaint of
-        ``agency``."""
+        """Tell whether ``role`` may make this move on a complaint of ``agency``."""
         if role in self.roles:
             return True
         return AGENCY_ROLE in self.roles and agency is not None and role in agency.roles

@@ -262,9 +262,7 @@ class ComplaintEvent(Base):
     """
 
     __tablename__ = "complaint_event"
-    __table_args__ = (
-        CheckConstraint(_in("kind", EVENT_KINDS), name="ck_complaint_event_kind"),
-    )
+    __table_args__ = (CheckConstraint(_in("kind", EVENT_KINDS), name="ck_complaint_event_kind"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     complaint_id: Mapped[int] = mapped_column(
@@ -297,8 +295,10 @@ class ContactView(Base):
 
 
 class RateLimitHit(Base):
-    """Request counts per client and fixed time window (an UNLOGGED table: a crash may
-    forget them, which only resets the limits), shared by every worker and host."""
+    """Request counts per client and fixed time window, shared by every worker and host.
+
+    An UNLOGGED table: a crash may forget the counts, which only resets the limits.
+    """
 
     __tablename__ = "rate_limit_hit"
 

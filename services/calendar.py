@@ -99,8 +99,10 @@ class WorkingCalendar:
     cuti_bersama: Mapping[date, str]
 
     def closed_reason(self, day: date) -> str | None:
-        """Why ``day`` is not a working day (``"weekend"``, the holiday's or the cuti
-        bersama's name), or None when it is one."""
+        """Say why ``day`` is not a working day, or None when it is one.
+
+        The reason is ``"weekend"``, the public holiday's or the cuti bersama day's name.
+        """
         if day.weekday() >= 5:
             return "weekend"
         name = _public_holidays(day.year).get(day)
@@ -113,7 +115,7 @@ class WorkingCalendar:
         return self.closed_reason(day) is None
 
     def closed_days(self, year: int) -> dict[date, str]:
-        """The public holidays and cuti bersama days of ``year`` (weekends not listed)."""
+        """Return the public holidays and cuti bersama days of ``year`` (not weekends)."""
         out = dict(_public_holidays(year))
         for day, name in self.cuti_bersama.items():
             if day.year == year:
@@ -121,7 +123,7 @@ class WorkingCalendar:
         return dict(sorted(out.items()))
 
     def next_working_day(self, day: date, *, inclusive: bool = False) -> date:
-        """The first working day after ``day`` (``inclusive``: ``day`` itself if it is one)."""
+        """Return the first working day after ``day`` (or ``day`` itself, ``inclusive``)."""
         d = day if inclusive else day + timedelta(days=1)
         while not self.is_working_day(d):
             d += timedelta(days=1)
@@ -131,11 +133,11 @@ class WorkingCalendar:
         return d
 
     def local_date(self, moment: datetime) -> date:
-        """The local calendar day of an aware ``moment``."""
+        """Return the local calendar day of an aware ``moment``."""
         return _aware(moment).astimezone(self.tz).date()
 
     def add_working_days(self, start: datetime, days: int) -> datetime:
-        """The end of the ``days``-th working day after ``start``'s local day.
+        """Return the end of the ``days``-th working day after ``start``'s local day.
 
         Parameters
         ----------
@@ -158,9 +160,11 @@ class WorkingCalendar:
         return datetime.combine(d, time.max, tzinfo=self.tz)
 
     def working_days_between(self, start: datetime, end: datetime) -> int:
-        """Working days after ``start``'s local day up to and including ``end``'s: 0 when
-        both fall on the same day or ``end`` is earlier; the measure the due dates use (a
-        complaint closed within N working days has ``working_days_between <= N``)."""
+        """Count the working days after ``start``'s local day up to and including ``end``'s.
+
+        0 when both fall on the same day or ``end`` is earlier. It is the measure the due
+        dates use: a complaint closed within N working days has ``working_days_between <= N``.
+        """
         a, b = self.local_date(start), self.local_date(end)
         n, d = 0, a
         while d < b:
@@ -201,5 +205,5 @@ def get_calendar() -> WorkingCalendar:
 
 
 def now_utc() -> datetime:
-    """The current moment, aware, in UTC."""
+    """Return the current moment, aware, in UTC."""
     return datetime.now(UTC)

@@ -52,7 +52,7 @@ class Limit:
     count: int
     window_s: int
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # noqa: D105
         return f"{self.count} per {self.window_s} s"
 
 

@@ -29,8 +29,11 @@ class ForbiddenError(SigapError):
 
 
 class ConflictError(SigapError):
-    """The request conflicts with what is stored (HTTP 409), e.g. an idempotency key reused
-    for a different report, or a transition from a state the complaint is no longer in."""
+    """The request conflicts with what is stored (HTTP 409).
+
+    For example an idempotency key reused for a different report, or a transition from a
+    state the complaint is no longer in.
+    """
 
     status = 409
     default_code = "conflict"

@@ -52,7 +52,15 @@ depends_on: str | Sequence[str] | None = None
 
 WEB = "sigap_web"
 STAFF = "sigap_staff"
-STATES = ("diterima", "diverifikasi", "diteruskan", "dalam_proses", "selesai", "ditolak", "duplikat")
+STATES = (
+    "diterima",
+    "diverifikasi",
+    "diteruskan",
+    "dalam_proses",
+    "selesai",
+    "ditolak",
+    "duplikat",
+)
 CHANNELS = ("web", "phone", "desk", "open311")
 ROLES = ("admin", "desk", "sanitation", "roads", "planner")
 EVENT_KINDS = ("created", "transition", "road_condition", "road_restored")
@@ -343,7 +351,9 @@ def _create_placeholders() -> None:
         sa.Column("address", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=24), server_default="open", nullable=False),
         sa.Column("channel", sa.String(length=16), server_default="web", nullable=False),
-        sa.Column("requested_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+        sa.Column(
+            "requested_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False
+        ),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
         sa.Column(
             "geom",
