@@ -250,7 +250,7 @@ def nearby_open(
         " FROM complaint c, (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g) p"
         " WHERE c.service_code = %(code)s AND NOT c.rahasia AND c.closed_at IS NULL"
         " AND ST_DWithin(c.geom::geography, p.g::geography, %(r)s)"
-        " ORDER BY d, c.id LIMIT %(n)s",
+        " ORDER BY d, c.created_at DESC, c.id DESC LIMIT %(n)s",
         {"lat": lat, "lon": lon, "code": service_code, "r": radius_m, "n": NEARBY_LIMIT},
     )
     return [
