@@ -69,7 +69,7 @@ def openapi_document() -> dict:
     errors = {"400": _ERROR, "404": _ERROR, "422": _ERROR, "503": _UNAVAILABLE}
     mins = ", ".join(f"{m:g}" for m in params.DEFAULT_MINUTES)
     max_index = (1 << params.MAX_TILE_ZOOM) - 1
-    return {
+    doc = {
         "openapi": "3.0.3",
         "info": {
             "title": "SIGAP API",
@@ -343,3 +343,7 @@ def openapi_document() -> dict:
             },
         },
     }
+    from web.complaints_api import openapi_paths  # the complaint routes describe themselves
+
+    doc["paths"].update(openapi_paths())
+    return doc
