@@ -108,7 +108,12 @@ def _list_arg(name: str) -> list[str]:
     return values
 
 
-@bp.get("")
+@bp.route("", methods=["GET", "POST"])
+def complaints_root():
+    """GET: the public list; POST: file a complaint (one rule, two methods)."""
+    return create() if request.method == "POST" else list_complaints()
+
+
 def list_complaints():
     """Public (not *rahasia*) complaints, newest first (default: the last 90 days)."""
     args = request.args
@@ -145,7 +150,6 @@ def idempotency_key(body: dict[str, Any]) -> Any:
     return request.headers.get("Idempotency-Key") or body.get("idempotency_key")
 
 
-@bp.post("")
 def create():
     """File a complaint (channel ``web``)."""
     ratelimit.public_post()

@@ -137,6 +137,7 @@ PII_MARKERS: tuple[str, ...] = (
     "PII-MARKER-NAME-7f3a",
     "+62-PII-MARKER",
     "pii-marker@example.invalid",
+    "PII-MARKER-DEVICE-5e2b",
 )
 #: A public office planted in ``pii_db`` whose text a spreadsheet would run as formulas.
 HOSTILE_OFFICE: dict[str, object] = {
@@ -159,11 +160,13 @@ def pii_db(own_db):
     url = helsinki_copy(own_db("pii"))
     execute(
         url,
-        "WITH c AS (INSERT INTO complaint (public_id, service_code, description, address, geom)"
-        " VALUES ('C-TEST-1', 'waste', 'Sampah menumpuk', 'Jalan Uji 1',"
+        "WITH c AS (INSERT INTO complaint (tracking_id, token, service_code, catalogue_version,"
+        " agency, state, channel, description, address, request_hash, forward_due_at,"
+        " follow_up_due_at, due_at, geom) VALUES ('TEST-0001', 'token-pii', 'sampah', 't',"
+        " 'dlh', 'diterima', 'web', 'Sampah menumpuk', 'Jalan Uji 1', 'h', now(), now(), now(),"
         " ST_SetSRID(ST_MakePoint(24.944, 60.169), 4326)) RETURNING id)"
-        " INSERT INTO complaint_reporter (complaint_id, name, phone, email)"
-        " SELECT id, %s, %s, %s FROM c",
+        " INSERT INTO complaint_reporter (complaint_id, name, phone, email, device_id)"
+        " SELECT id, %s, %s, %s, %s FROM c",
         PII_MARKERS,
     )
     o = HOSTILE_OFFICE

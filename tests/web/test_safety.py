@@ -63,7 +63,7 @@ def _every_response(app, client) -> dict[str, bytes]:
 
 def test_reporter_contact_details_never_leave_the_database(pii_db, pii_app, pii_client):
     # the markers are in the database (the independent side), next to a complaint
-    reporters = query(pii_db, "SELECT name, phone, email FROM complaint_reporter")
+    reporters = query(pii_db, "SELECT name, phone, email, device_id FROM complaint_reporter")
     assert reporters == [PII_MARKERS]
     responses = _every_response(pii_app, pii_client)
     pages = [u for u in responses if not u.startswith("/api/")]
