@@ -189,3 +189,81 @@ def pii_app(pii_db):
 @pytest.fixture
 def pii_client(pii_app):
     return pii_app.test_client()
+
+
+# --- complaints (issue 9): a database with its network, staff accounts, an Open311 key ------
+
+#: Password of every staff account of ``complaint_staff`` (role -> user name ``staff-<role>``).
+STAFF_PASSWORD = "kata sandi uji 123"
+
+
+@pytest.fixture(scope="session")
+def complaint_db(own_db):
+    """Our own Helsinki copy with the routing network built, for complaint tests (they add
+    complaints; each test uses its own points, keys or markers)."""
+    from gis.network import build_network
+
+    url = helsinki_copy(own_db("complaints"))
+    build_network(url, progress=False)
+    return url
+
+
+@pytest.fixture(scope="session")
+def complaint_staff(complaint_db) -> dict[str, str]:
+    """One staff account per role in ``complaint_db``: role -> user name."""
+    import psycopg2
+
+    from gis.db import libpq_url
+    from layers.complaint_catalogue import STAFF_ROLES
+    from services.accounts import create_user
+
+    conn = psycopg2.connect(libpq_url(complaint_db))
+    try:
+        with conn, conn.cursor() as cur:
+            for role in STAFF_ROLES:
+                create_user(cur, f"staff-{role}", role, STAFF_PASSWORD, display_name=f"Uji {role}")
+    finally:
+        conn.close()
+    return {role: f"staff-{role}" for role in STAFF_ROLES}
+
+
+@pytest.fixture(scope="session")
+def open311_key(complaint_db) -> str:
+    """A live Open311 API key of ``complaint_db``."""
+    import psycopg2
+
+    from gis.db import libpq_url
+    from services.accounts import create_api_key
+
+    conn = psycopg2.connect(libpq_url(complaint_db))
+    try:
+        with conn, conn.cursor() as cur:
+            _, key = create_api_key(cur, "test client")
+    finally:
+        conn.close()
+    return key
+
+
+@pytest.fixture(scope="session")
+def complaint_app(complaint_db):
+    return web_app(complaint_db)
+
+
+@pytest.fixture
+def complaint_client(complaint_app):
+    return complaint_app.test_client()
+
+
+def staff_login(client, username: str, password: str = STAFF_PASSWORD) -> str:
+    """Log ``client`` in through the login form; return the CSRF token for the JSON API."""
+    page = client.get("/staff/login")
+    assert page.status_code == 200
+    with client.session_transaction() as session:
+        token = session["csrf_token"]
+    r = client.post(
+        "/staff/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+    assert r.status_code == 303, r.get_data(as_text=True)
+    me = client.get("/staff/api/me")
+    assert me.status_code == 200
+    return me.get_json()["csrf_token"]
