@@ -220,8 +220,9 @@ def login():
         return html, 429, {**headers, "Retry-After": str(exc.retry_after_s)}
     except AuthenticationError:
         return _page(401, t["wrong"], username)
-    session.clear()  # a fresh session (and CSRF token) for the logged-in user
+    session.clear()  # a fresh session and CSRF token for the logged-in user
     login_user(StaffUser(account))
+    csrf_token()
     logger.info("staff user %s logged in", account.id)
     return redirect(_safe_next(request.form.get("next")), code=303)
 

@@ -273,6 +273,7 @@ def test_a_real_open311_client_against_a_live_server(complaint_db, open311_key, 
     from civicbot.http import HttpTransport, RateLimiter
     from civicbot.open311 import Open311Client
     from civicbot.registry import Endpoint
+
     from tests.web.test_server import Served, _get
 
     srv = Served(complaint_db)
