@@ -50,6 +50,8 @@ USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 API_KEY_PREFIX = "sgp_"
+#: What a key looks like: the prefix and URL-safe base 64.
+API_KEY = re.compile(r"sgp_[A-Za-z0-9_-]{20,100}")
 #: Characters of a key kept in clear to identify it.
 KEY_ID_CHARS = 12
 
@@ -177,6 +179,9 @@ def create_user(
     name = validate_username(username)
     role = validate_role(role)
     validate_password(password)
+    if display_name is not None and (len(display_name) > 200 or not display_name.isprintable()):
+        msg = "A display name has at most 200 printable characters."
+        raise InvalidInputError(msg, code="invalid_parameter", param="display_name")
     cur.execute("SAVEPOINT create_user")
     try:
         cur.execute(
@@ -205,11 +210,14 @@ def get_user(cur, user_id: int, session_token: str | None = None) -> StaffAccoun
 
 def find_user(cur, username: str) -> StaffAccount:
     """Return the account named ``username`` (active or not); :class:`NotFoundError`."""
-    cur.execute(
-        f"SELECT {_USER_COLUMNS} FROM staff_user WHERE username = %s",  # noqa: S608
-        (str(username).strip().lower(),),
-    )
-    row = cur.fetchone()
+    name = str(username).strip().lower()
+    row = None
+    if USERNAME.fullmatch(name):
+        cur.execute(
+            f"SELECT {_USER_COLUMNS} FROM staff_user WHERE username = %s",  # noqa: S608
+            (name,),
+        )
+        row = cur.fetchone()
     if row is None:
         msg = f"There is no staff user named {username!r}."
         raise NotFoundError(msg, code="no_such_user", param="username")
@@ -294,6 +302,9 @@ def authenticate(cur, username: object, password: object) -> StaffAccount:
     wrong = AuthenticationError("Wrong user name or password.", code="bad_credentials")
     name = username.strip().lower() if isinstance(username, str) else ""
     pw = password if isinstance(password, str) and len(password) <= MAX_PASSWORD else ""
+    if not USERNAME.fullmatch(name):  # no such user can exist (and no NUL reaches SQL)
+        _verify(_DUMMY_HASH, pw)
+        raise wrong
     cur.execute(
         "SELECT id, password_hash, active, failed_logins, locked_until, now()"
         " FROM staff_user WHERE username = %s FOR UPDATE",
@@ -410,7 +421,7 @@ def verify_api_key(cur, key: object) -> ApiKeyInfo:
     ForbiddenError
         Missing, unknown or revoked (HTTP 403, code ``invalid_api_key``, as Open311 asks).
     """
-    if not isinstance(key, str) or not key.startswith(API_KEY_PREFIX) or len(key) > 128:
+    if not isinstance(key, str) or not API_KEY.fullmatch(key):
         raise ForbiddenError("Invalid api_key.", code="invalid_api_key", param="api_key")
     cur.execute(
         f"SELECT {_KEY_COLUMNS} FROM api_key WHERE key_hash = %s",  # noqa: S608 - constant
@@ -436,6 +447,9 @@ def revoke_api_key(cur, name: str) -> ApiKeyInfo:
     NotFoundError
         No such key.
     """
+    if not isinstance(name, str) or "\x00" in name:
+        msg = f"There is no API key named {name!r}."
+        raise NotFoundError(msg, code="no_such_key", param="name")
     cur.execute(
         "UPDATE api_key SET revoked_at = coalesce(revoked_at, now())"
         " WHERE name = %s OR prefix = %s RETURNING id, name, prefix, created_at, revoked_at",

@@ -15,6 +15,7 @@ date.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,8 @@ NEARBY_LIMIT = 10
 #: The staff queue's page size limit.
 MAX_QUEUE = 500
 
+#: Open311 tokens as :func:`services.complaints.submit_complaint` makes them.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _OPEN = tuple(code for code, s in STATES.items() if not s.closed)
 _CLOSED = tuple(code for code, s in STATES.items() if s.closed)
 
@@ -181,7 +184,7 @@ def public_requests(
 
 def find_by_token(cur, token: str) -> str | None:
     """Return the tracking id of the complaint with Open311 ``token``, or None."""
-    if not isinstance(token, str) or len(token) > 64:
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
         return None
     cur.execute("SELECT tracking_id FROM complaint WHERE token = %s", (token,))
     row = cur.fetchone()
