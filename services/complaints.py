@@ -537,11 +537,6 @@ def submit_complaint(
     if channel not in CHANNELS:
         msg = f"unknown channel {channel!r}"
         raise ValueError(msg)
-    if data.idempotency_key is not None:
-        cur.execute(_EXISTING_SQL, (data.idempotency_key,))
-        row = cur.fetchone()
-        if row is not None:
-            return _replay(row, data, channel)
     service = data.service
     router = linking.network_router(routing_url)
     snap = linking.snap_point(router, data.lat, data.lon)
@@ -582,7 +577,7 @@ def submit_complaint(
         row = cur.fetchone()
         if row is not None:
             break
-        if data.idempotency_key is not None:  # a concurrent request with the same key won
+        if data.idempotency_key is not None:  # a retry, or a concurrent twin that won
             cur.execute(_EXISTING_SQL, (data.idempotency_key,))
             existing = cur.fetchone()
             if existing is not None:

@@ -42,7 +42,7 @@ DEFAULT_CUTI_BERSAMA_FILE = PROJECT_ROOT / "data" / "calendar" / "cuti_bersama.c
 LOCKOUT_FAILURES = 5
 LOCKOUT_S = 15 * 60
 
-_LIMIT = re.compile(r"([0-9]{1,6})/([0-9]{1,6})")
+_LIMIT = re.compile(r"([0-9]{1,9})/([0-9]{1,7})")
 
 
 @dataclass(frozen=True)

@@ -261,7 +261,16 @@ def home():
 
 
 def init_app(app: Flask) -> None:
-    """Sessions, Flask-Login and the staff pages on ``app``."""
+    """Sessions, Flask-Login and the staff pages on ``app``.
+
+    The service settings and the working-day calendar are read here, so a bad
+    ``SIGAP_*_LIMIT``, ``SIGAP_TIMEZONE`` or cuti bersama file stops ``sigap serve`` with one
+    line before it serves, instead of failing requests.
+    """
+    from services.calendar import get_calendar
+
+    get_service_settings()
+    get_calendar()
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.session_interface = StaffSessionInterface()

@@ -232,6 +232,11 @@ def transaction(url: str | None = None) -> Iterator:
         cur.close()
 
 
+def has_transaction(url: str) -> bool:
+    """Whether this request has opened its transactional connection to ``url`` already."""
+    return url in g.get(_TX, {})
+
+
 def _commit(response):
     """``after_request``: commit the request's transactions if the answer is a success.
 

@@ -37,14 +37,21 @@ def client_ip() -> str:
 def enforce(scope: str, client: str, limit: Limit, what: str, url: str | None = None) -> None:
     """Count this request in ``scope`` for ``client``; 429 when over ``limit``.
 
-    The count is committed on its own connection at once, so a request that fails later
-    still counts.
+    The count is committed at once, so a request that fails later still counts. When the
+    request has no transaction open on ``url`` yet (the count is its first statement), the
+    count uses the request's own connection and commits before the request's transaction
+    begins, which saves a second connection; otherwise it takes a connection of its own.
     """
-    conn = db.connect(url or db.app_database_url())
-    try:
-        ratelimit.enforce(conn, f"{scope}:{client}", limit, what)
-    finally:
-        conn.close()
+    key = url or db.app_database_url()
+    if db.has_transaction(key):
+        conn = db.connect(key)
+        try:
+            ratelimit.enforce(conn, f"{scope}:{client}", limit, what)
+        finally:
+            conn.close()
+        return
+    with db.transaction(key) as cur:
+        ratelimit.enforce(cur.connection, f"{scope}:{client}", limit, what)
 
 
 def public_post() -> None:
