@@ -26,6 +26,7 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
+import psycopg2
 from flask import Blueprint, Flask, redirect, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
@@ -233,11 +234,17 @@ def _authenticate(url: str, username: str, password: str | None) -> StaffAccount
     try:
         with conn.cursor() as cur:
             try:
-                return accounts.authenticate(cur, username, password)
+                account = accounts.authenticate(cur, username, password)
             finally:
                 conn.commit()
-    finally:
+    except psycopg2.Error:
+        db.release(conn, broken=True)
+        raise
+    except BaseException:
         conn.close()
+        raise
+    conn.close()
+    return account
 
 
 @bp.post("/logout")

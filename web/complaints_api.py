@@ -29,7 +29,7 @@ from layers.complaint_catalogue import (
     TRANSITIONS,
 )
 from services import complaint_queries, complaints
-from web import db, errors, params, ratelimit
+from web import blocking, db, errors, params, ratelimit
 from web.i18n import current_lang
 
 bp = Blueprint("complaints_api", __name__, url_prefix="/api/complaints")
@@ -152,13 +152,8 @@ def idempotency_key(body: dict[str, Any]) -> Any:
 
 def create():
     """File a complaint (channel ``web``)."""
-    ratelimit.public_post()
     body = json_body()
-    data = complaints.parse_complaint({**body, "idempotency_key": idempotency_key(body)})
-    with db.transaction() as cur:
-        intake = complaints.submit_complaint(
-            cur, data, channel="web", routing_url=db.app_database_url()
-        )
+    intake = blocking.call(_store, body)
     out = intake.as_dict()
     out.pop("token")
     out["status_url"] = f"/api/complaints/{intake.tracking_id}"
@@ -167,6 +162,21 @@ def create():
     resp.headers["Location"] = out["status_url"]
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _store(body: dict[str, Any]) -> complaints.Intake:
+    """Count, check and store one complaint; committed before it returns (a 201 is durable).
+
+    Runs off the gevent hub (:mod:`web.blocking`).
+    """
+    ratelimit.public_post()
+    data = complaints.parse_complaint({**body, "idempotency_key": idempotency_key(body)})
+    with db.transaction() as cur:
+        intake = complaints.submit_complaint(
+            cur, data, channel="web", routing_url=db.app_database_url()
+        )
+        cur.connection.commit()
+    return intake
 
 
 @bp.get("/nearby")

@@ -41,7 +41,7 @@ from layers.complaint_catalogue import AGENCIES, GROUPS, SERVICES, STATES
 from layers.complaint_spec import ServiceSpec
 from services import accounts, complaint_queries, complaints
 from services.config import get_service_settings
-from web import db, errors, ratelimit
+from web import blocking, db, errors, ratelimit
 from web.errors import ErrorInfo
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -364,16 +364,7 @@ def _complaint_fields(form: Mapping[str, Any]) -> dict[str, Any]:
 def create(fmt: str):
     _fmt(fmt)
     form = _form()
-    with db.cursor() as cur:
-        key = accounts.verify_api_key(cur, form.get("api_key"))
-    ratelimit.enforce(
-        "open311", f"key{key.id}", get_service_settings().open311_post_limit, "requests"
-    )
-    data = complaints.parse_complaint(_complaint_fields(form))
-    with db.transaction() as cur:
-        intake = complaints.submit_complaint(
-            cur, data, channel="open311", routing_url=db.app_database_url(), api_key_id=key.id
-        )
+    intake = blocking.call(_store, form)
     notice = (
         f"Diterima. Batas tindak lanjut: {intake.due_at:%Y-%m-%d} "
         f"({SERVICES[intake.service_code].sla_days} hari kerja)."
@@ -389,6 +380,23 @@ def create(fmt: str):
     resp = render(out, "service_requests", "request", status=200 if intake.replayed else 201)
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _store(form: Mapping[str, Any]) -> complaints.Intake:
+    """Check the key and its limit, then check and store the request, committed before it
+    returns (off the gevent hub: :mod:`web.blocking`)."""
+    with db.cursor() as cur:
+        key = accounts.verify_api_key(cur, form.get("api_key"))
+    ratelimit.enforce(
+        "open311", f"key{key.id}", get_service_settings().open311_post_limit, "requests"
+    )
+    data = complaints.parse_complaint(_complaint_fields(form))
+    with db.transaction() as cur:
+        intake = complaints.submit_complaint(
+            cur, data, channel="open311", routing_url=db.app_database_url(), api_key_id=key.id
+        )
+        cur.connection.commit()
+    return intake
 
 
 def open311_names() -> Iterable[str]:

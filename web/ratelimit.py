@@ -15,6 +15,7 @@ proxies, the address those proxies put in ``X-Forwarded-For``.
 
 from __future__ import annotations
 
+import psycopg2
 from flask import request
 
 from services import ratelimit
@@ -47,8 +48,13 @@ def enforce(scope: str, client: str, limit: Limit, what: str, url: str | None = 
         conn = db.connect(key)
         try:
             ratelimit.enforce(conn, f"{scope}:{client}", limit, what)
-        finally:
+        except psycopg2.Error:
+            db.release(conn, broken=True)
+            raise
+        except BaseException:
             conn.close()
+            raise
+        conn.close()
         return
     with db.transaction(key) as cur:
         ratelimit.enforce(cur.connection, f"{scope}:{client}", limit, what)
