@@ -162,8 +162,8 @@ def public_requests(
     if states:
         where.append("c.state = ANY(%s)")
         params.append(states)
-    lo = _parse_moment(start, "start_date") if start else None
-    hi = _parse_moment(end, "end_date") if end else None
+    lo = _parse_moment(start, "start_date") if start is not None else None
+    hi = _parse_moment(end, "end_date") if end is not None else None
     if not tracking_ids and lo is None and hi is None:
         where.append("c.created_at >= now() - %s")
         params.append(DEFAULT_WINDOW)
@@ -225,7 +225,7 @@ def public_status(cur, tracking_id: str, *, include_rahasia: bool = True) -> dic
         row = cur.fetchone()
     if row is None or (row[14] and not include_rahasia):
         msg = f"There is no complaint with tracking id {tracking_id!r}."
-        raise NotFoundError(msg, code="unknown_request", param="service_request_id")
+        raise NotFoundError(msg, code="unknown_request", param="tracking_id")
     out = _public_row(row)
     cur.execute(
         "SELECT at, kind, from_state, to_state, public_note FROM complaint_event"

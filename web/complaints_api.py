@@ -102,9 +102,14 @@ def catalogue():
 
 
 def _list_arg(name: str) -> list[str]:
+    """A comma-separated, repeatable parameter; an empty item is refused, not ignored."""
     values: list[str] = []
     for raw in request.args.getlist(name):
-        values += [v for v in raw.split(",") if v]
+        items = raw.split(",")
+        if any(not v for v in items):
+            msg = f"'{name}' has an empty value; give one or more values, comma-separated."
+            raise InvalidInputError(msg, code="invalid_parameter", param=name)
+        values += items
     return values
 
 
