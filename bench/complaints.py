@@ -64,7 +64,7 @@ _JSON_LUA = r"""
 local n = 0
 request = function()
   n = n + 1
-  local key = string.format("bench-%d-%d", n, math.random(1, 2000000000))
+  local key = string.format("bench-%s-%d", RUN, n)
   local lat = 60.1650 + math.random() * 0.0100
   local lon = 24.9350 + math.random() * 0.0150
   local body = string.format(
@@ -79,7 +79,7 @@ _OPEN311_LUA = r"""
 local n = 0
 request = function()
   n = n + 1
-  local key = string.format("o311-%d-%d", n, math.random(1, 2000000000))
+  local key = string.format("o311-%s-%d", RUN, n)
   local lat = 60.1650 + math.random() * 0.0100
   local lon = 24.9350 + math.random() * 0.0150
   local body = string.format(
@@ -170,10 +170,14 @@ def _wrk(base: str, lua: str | None, seconds: int, path: str = "/") -> dict:
 
 
 def _measure(base: str, url: str, lua: str) -> dict:
-    _wrk(base, lua, WARMUP_SECONDS)
+    """Warm up, then measure; each wrk run has its own idempotency keys (``RUN``): the Lua
+    random generator starts from the same seed in every run, so keys made from it would
+    repeat and the server would answer retries."""
+    _wrk(base, f'RUN = "{secrets.token_hex(6)}"\n' + lua, WARMUP_SECONDS)
+    time.sleep(1.0)  # requests still in flight when wrk stopped finish before the count
     before = _count(url)
     t0 = time.monotonic()
-    result = _wrk(base, lua, SECONDS)
+    result = _wrk(base, f'RUN = "{secrets.token_hex(6)}"\n' + lua, SECONDS)
     elapsed = time.monotonic() - t0
     result["accepted"] = _count(url) - before
     result["accepted_per_s"] = result["accepted"] / elapsed

@@ -72,9 +72,9 @@ def test_every_documented_parameter_is_covered(client):
 
 
 def test_valid_requests_answer(routed_client, routed_db):
-    from tests.conftest import query
+    from tests.conftest import query as run_sql
 
-    query(
+    run_sql(
         routed_db,
         "INSERT INTO complaint (tracking_id, token, service_code, catalogue_version, agency,"
         " state, channel, description, request_hash, forward_due_at, follow_up_due_at, due_at,"
