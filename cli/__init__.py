@@ -1,7 +1,7 @@
 """The ``sigap`` command line: thin click commands over library functions, one module a group.
 
 ``sigap = "cli:main"`` in ``pyproject.toml``; ``python -m cli`` runs the same. This package
-imports ``gis``, ``ingest`` and ``web``; none of them imports it.
+imports ``gis``, ``ingest``, ``services`` and ``web``; none of them imports it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from cli import coverage, db, ingest, network, routing, serve
+from cli import apikeys, coverage, db, ingest, network, routing, serve, users
 from cli.context import CliContext, SigapGroup
 
 __all__ = ["main"]
@@ -40,3 +40,5 @@ main.add_command(routing.isochrone)
 main.add_command(serve.serve)
 main.add_command(coverage.coverage)
 main.add_command(coverage.suggest)
+main.add_command(users.user)
+main.add_command(apikeys.apikey)

@@ -8,9 +8,11 @@ so; one after the commit reports the load, which stands.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -39,6 +41,23 @@ def print_summary(result: LoadResult) -> None:
         click.echo(f"Routing network rebuilt ({result.network.seconds:.1f} s).")
 
 
+def _interrupted_before_commit() -> NoReturn:
+    """Say that nothing was written and exit with status 1.
+
+    The transaction has rolled back by now. Run as the ``sigap`` command, leave with
+    ``os._exit``, skipping the interpreter's teardown: with a file reader's native threads
+    (GDAL, Arrow) stopped mid-read, that teardown now and then crashed with SIGSEGV after the
+    message. Called in-process (click's test runner), raise as usual.
+    """
+    msg = "Interrupted before the load was committed; nothing was written."
+    if Path(sys.argv[0]).name not in ("sigap", "__main__.py"):
+        raise click.ClickException(msg)
+    click.echo(f"Error: {msg}", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
+
+
 def report_load(load: Callable[[], LoadResult]) -> None:
     """Run ``load()`` (a loader call returning a LoadResult) and report it honestly."""
     from ingest.load import InterruptedAfterCommit
@@ -54,8 +73,7 @@ def report_load(load: Callable[[], LoadResult]) -> None:
         )
         return
     except KeyboardInterrupt:
-        msg = "Interrupted before the load was committed; nothing was written."
-        raise click.ClickException(msg) from None
+        _interrupted_before_commit()
     print_summary(result)
 
 
@@ -223,6 +241,5 @@ def ingest_file_command(
         )
         return
     except KeyboardInterrupt:
-        msg = "Interrupted before the load was committed; nothing was written."
-        raise click.ClickException(msg) from None
+        _interrupted_before_commit()
     print_file_summary(result)

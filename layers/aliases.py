@@ -58,8 +58,8 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
         "layanan",
     ),
     "description": ("description", "deskripsi", "keterangan", "uraian", "descriptor"),
-    "status": ("status", "case_status", "status_laporan"),
-    "requested_at": (
+    "state": ("status", "case_status", "status_laporan", "state"),
+    "created_at": (
         "requested_datetime",
         "requested_at",
         "created_date",
@@ -142,17 +142,23 @@ VALUE_ALIASES: dict[str, dict[str, str]] = {
         "impassable": "tidak_dapat_dilalui",
         "putus": "tidak_dapat_dilalui",
     },
-    "status": {
-        "new": "open",
-        "baru": "open",
-        "pending": "open",
-        "assigned": "acknowledged",
-        "diterima": "acknowledged",
-        "started": "in_progress",
-        "diproses": "in_progress",
-        "proses": "in_progress",
-        "selesai": "closed",
-        "ditolak": "rejected",
+    # a file's complaint status, English (Open311, 311 exports) or Indonesian, to a state of
+    # layers.complaint_catalogue.STATES
+    "state": {
+        "open": "diterima",
+        "new": "diterima",
+        "baru": "diterima",
+        "pending": "diterima",
+        "acknowledged": "diverifikasi",
+        "assigned": "diteruskan",
+        "in_progress": "dalam_proses",
+        "started": "dalam_proses",
+        "diproses": "dalam_proses",
+        "proses": "dalam_proses",
+        "closed": "selesai",
+        "resolved": "selesai",
+        "rejected": "ditolak",
+        "duplicate": "duplikat",
     },
 }
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from layers.complaint_catalogue import INITIAL_STATE
 from layers.vocab import SMOOTHNESS_CONDITION, SURFACE_CONDITION
 
 #: Mean Earth radius (m) for lengths on the sphere; within 0.5 % of the ellipsoid.
@@ -133,8 +134,8 @@ def road_fields(frame: pd.DataFrame) -> None:
         frame["condition"] = column
 
 
-def public_id(source: str, source_id: str) -> str:
-    """Return the public request id of an imported complaint: stable for its source and id.
+def tracking_id(source: str, source_id: str) -> str:
+    """Return the tracking id of an imported complaint: stable for its source and id.
 
     Parameters
     ----------
@@ -144,42 +145,44 @@ def public_id(source: str, source_id: str) -> str:
     Returns
     -------
     str
-        ``IMP-`` and 12 hexadecimal digits of a SHA-1 of the key.
+        ``IMP-`` and 12 hexadecimal digits of a SHA-1 of the key (16 characters, as
+        ``complaint.tracking_id`` holds; SIGAP's own ids have no ``IMP-`` prefix).
     """
     digest = hashlib.sha1(f"{source}\x1f{source_id}".encode(), usedforsecurity=False)
     return "IMP-" + digest.hexdigest()[:12].upper()
 
 
 def complaint_fields(frame: pd.DataFrame) -> None:
-    """Fill an imported complaint's public id, status, channel and request time where missing.
+    """Fill an imported complaint's tracking id, state, channel, time and text where missing.
 
-    The public id comes from the row's key (:func:`public_id`), the status is ``open``, the
-    channel ``api`` (it came from another system) and the request time the time of the load.
+    The tracking id comes from the row's key (:func:`tracking_id`), the state is the
+    catalogue's first (``diterima``), the channel ``open311`` (it came from another system),
+    the time that of the load and the description empty.
 
     Parameters
     ----------
     frame : pandas.DataFrame
         Mapped fields, ``source``, ``source_id`` and ``geom``; changed in place.
     """
-    missing = _missing(frame, "public_id")
+    missing = _missing(frame, "tracking_id")
     if missing.any():
         column = (
-            frame["public_id"].astype(object)
-            if "public_id" in frame
+            frame["tracking_id"].astype(object)
+            if "tracking_id" in frame
             else pd.Series(None, index=frame.index, dtype=object)
         )
         column[missing] = [
-            public_id(str(s), str(i))
+            tracking_id(str(s), str(i))
             for s, i in zip(frame["source"][missing], frame["source_id"][missing], strict=True)
         ]
-        frame["public_id"] = column
-    for name, default in (("status", "open"), ("channel", "api")):
+        frame["tracking_id"] = column
+    for name, default in (("state", INITIAL_STATE), ("channel", "open311"), ("description", "")):
         if name not in frame:
             frame[name] = default
         else:
             frame[name] = frame[name].astype(object).where(frame[name].notna(), default)
     now = datetime.now(UTC)
-    if "requested_at" not in frame:
-        frame["requested_at"] = pd.Timestamp(now)
+    if "created_at" not in frame:
+        frame["created_at"] = pd.Timestamp(now)
     else:
-        frame["requested_at"] = frame["requested_at"].fillna(pd.Timestamp(now))
+        frame["created_at"] = frame["created_at"].fillna(pd.Timestamp(now))

@@ -28,7 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from layers.vocab import COMPLAINT_CHANNELS, COMPLAINT_STATUSES, ROAD_CONDITIONS
+from layers.complaint_catalogue import CHANNELS, EVENT_KINDS, STAFF_ROLES, STATES
+from layers.vocab import ROAD_CONDITIONS
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -224,45 +225,120 @@ class RoadConditionChangeSegment(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
 
 
-class Complaint(Base):
-    """A citizen complaint (Open311 service request). Contact details live apart.
+class StaffUser(Base):
+    """A staff account: a role, an argon2 password hash and the login lockout state.
 
-    ``source`` and ``source_id`` key complaints imported from a file (another city's Open311
-    export, say); one made in SIGAP gets ``web`` and a random id by default.
+    ``session_token`` is part of the login session; changing it (logout everywhere, a new
+    password, disabling the account) ends every session of the account.
+    """
+
+    __tablename__ = "staff_user"
+    __table_args__ = (
+        CheckConstraint(_in("role", STAFF_ROLES), name="ck_staff_user_role"),
+        CheckConstraint("username = lower(username)", name="ck_staff_user_username_lower"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    session_token: Mapped[str] = mapped_column(String(64))
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ApiKey(Base):
+    """An Open311 API key of a third-party client: only its SHA-256 is stored."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Complaint(Base):
+    """A citizen complaint (an Open311 service request). Contact details live apart.
+
+    ``tracking_id`` is what the reporter sees (``7KQ2-M9TX``), never the database id.
+    The due dates are the service-level clocks: forwarding (3 working days), follow-up (5)
+    and the service's resolution level; ``forwarded_at``, ``followed_up_at`` and
+    ``closed_at`` stop them.
+
+    ``source`` and ``source_id`` key the row: ``sigap`` and a random id for a complaint made
+    here; another system's name and its own id for one imported from a file (an Open311 or
+    311 export). An imported complaint has no token, request hash or SIGAP clocks.
     """
 
     __tablename__ = "complaint"
     __table_args__ = (
-        CheckConstraint(_in("status", COMPLAINT_STATUSES), name="ck_complaint_status"),
-        CheckConstraint(_in("channel", COMPLAINT_CHANNELS), name="ck_complaint_channel"),
-        Index("ix_complaint_status", "status"),
+        CheckConstraint(_in("state", tuple(STATES)), name="ck_complaint_state"),
+        CheckConstraint(_in("channel", CHANNELS), name="ck_complaint_channel"),
+        CheckConstraint("char_length(description) <= 4000", name="ck_complaint_description"),
+        Index("ix_complaint_state", "state"),
+        Index("ix_complaint_created_at", "created_at"),
+        Index("ix_complaint_service_code", "service_code"),
         UniqueConstraint("source", "source_id", name="uq_complaint_source"),
+        CheckConstraint(
+            "source <> 'sigap' OR (token IS NOT NULL AND catalogue_version IS NOT NULL"
+            " AND agency IS NOT NULL AND request_hash IS NOT NULL AND forward_due_at IS NOT NULL"
+            " AND follow_up_due_at IS NOT NULL AND due_at IS NOT NULL)",
+            name="ck_complaint_sigap_fields",
+        ),
     )
 
-    source: Mapped[str] = mapped_column(String(64), server_default="web")
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tracking_id: Mapped[str] = mapped_column(String(16), unique=True)
+    token: Mapped[str | None] = mapped_column(String(32), unique=True)
+    service_code: Mapped[str] = mapped_column(String(64))
+    catalogue_version: Mapped[str | None] = mapped_column(String(32))
+    agency: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(24))
+    channel: Mapped[str] = mapped_column(String(16))
+    anonim: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    rahasia: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict | None] = mapped_column(JSONB, server_default="{}")
+    photo_ref: Mapped[str | None] = mapped_column(String(128))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    linked_layer: Mapped[str | None] = mapped_column(String(32))
+    linked_feature_id: Mapped[int | None] = mapped_column(BigInteger)
+    link_method: Mapped[str | None] = mapped_column(String(16))
+    linked_distance_m: Mapped[float | None] = mapped_column(Float)
+    linked_walk_s: Mapped[float | None] = mapped_column(Float)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("complaint.id"))
+    road_change_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    forward_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    follow_up_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    forwarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    followed_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
+    source: Mapped[str] = mapped_column(String(64), server_default="sigap")
     source_id: Mapped[str] = mapped_column(
         String(128), server_default=text("gen_random_uuid()::text")
     )
-    attributes: Mapped[dict | None] = mapped_column(JSONB)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True)
-    service_code: Mapped[str] = mapped_column(String(64))
-    description: Mapped[str | None] = mapped_column(Text)
-    address: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(24), server_default="open")
-    channel: Mapped[str] = mapped_column(String(16), server_default="web")
-    requested_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    geom = mapped_column(Geometry("POINT", srid=4326), nullable=True)
 
 
 class ComplaintReporter(Base):
-    """The reporter's contact details, kept apart from the complaint so they can be protected.
+    """The reporter's contact details and device id, kept apart from the complaint.
 
-    Never joined into a public response.
+    Never joined into a public response; the web role cannot read it (migration 0003) and
+    writes it only through ``add_complaint_reporter(...)``. An *anonim* report has no row.
     """
 
     __tablename__ = "complaint_reporter"
@@ -273,21 +349,61 @@ class ComplaintReporter(Base):
     name: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(254))
+    device_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class ComplaintEvent(Base):
-    """One step in a complaint's life: created, status change, note, assignment."""
+    """One step in a complaint's life, timed by the database server's clock.
+
+    ``kind`` is ``created``, ``transition``, ``road_condition`` or ``road_restored``;
+    ``actor_id`` is the staff member (NULL: the reporter, through a public channel).
+    ``note`` is for staff only; ``public_note`` is shown on the public status page.
+    """
 
     __tablename__ = "complaint_event"
+    __table_args__ = (CheckConstraint(_in("kind", EVENT_KINDS), name="ck_complaint_event_kind"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     complaint_id: Mapped[int] = mapped_column(
         ForeignKey("complaint.id", ondelete="CASCADE"), index=True
     )
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    status: Mapped[str | None] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str | None] = mapped_column(String(24))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
-    actor: Mapped[str | None] = mapped_column(String(128))
+    public_note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+
+
+class ContactView(Base):
+    """The audit trail: one row per time a staff member saw a reporter's contact details."""
+
+    __tablename__ = "contact_view"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaint.id", ondelete="CASCADE"), index=True
+    )
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    purpose: Mapped[str | None] = mapped_column(Text)
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class RateLimitHit(Base):
+    """Request counts per client and fixed time window, shared by every worker and host.
+
+    An UNLOGGED table: a crash may forget the counts, which only resets the limits.
+    """
+
+    __tablename__ = "rate_limit_hit"
+
+    bucket: Mapped[str] = mapped_column(String(160), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
 
 
 class IngestRun(Base):

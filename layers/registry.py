@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from layers import file_rows, osm_tags
+from layers.complaint_catalogue import CATALOGUE, STATES
+from layers.complaint_spec import check_catalogue
 from layers.spec import (
     BOOKKEEPING_COLUMNS,
     DISPLAY_HINTS,
@@ -44,7 +46,6 @@ from layers.spec import (
 )
 from layers.vocab import (
     COMPLAINT_CHANNEL_LABELS,
-    COMPLAINT_STATUS_LABELS,
     FACILITY_CATEGORIES,
     OFFICE_CATEGORY_LABELS,
     OFFICE_COLORS,
@@ -80,6 +81,40 @@ __all__ = [
 _ID = FieldSpec("id", "integer", "ID", "ID", load=False)
 #: Every column of an input file that has no field of its own, under its original name.
 _ATTRIBUTES = FieldSpec("attributes", "object", "Atribut lain", "Other attributes")
+
+
+def _internal(name: str, kind: str, max_length: int | None = None) -> FieldSpec:
+    """Describe a column that the complaint services write (never a file, never public)."""
+    return FieldSpec(name, kind, name, name, public=False, load=False, max_length=max_length)
+
+
+#: The complaint table's workflow columns (``services.complaints``, ``services.workflow``):
+#: an imported complaint leaves them empty (migration 0005).
+_COMPLAINT_WORKFLOW = (
+    _internal("token", "string", 32),
+    _internal("catalogue_version", "string", 32),
+    _internal("agency", "string", 32),
+    _internal("anonim", "boolean"),
+    _internal("rahasia", "boolean"),
+    _internal("photo_ref", "string", 128),
+    _internal("idempotency_key", "string", 128),
+    _internal("request_hash", "string", 64),
+    _internal("api_key_id", "integer"),
+    _internal("created_by", "integer"),
+    _internal("linked_layer", "string", 32),
+    _internal("linked_feature_id", "integer"),
+    _internal("link_method", "string", 16),
+    _internal("linked_distance_m", "number"),
+    _internal("linked_walk_s", "number"),
+    _internal("duplicate_of", "integer"),
+    _internal("road_change_id", "string", 64),
+    _internal("forward_due_at", "datetime"),
+    _internal("follow_up_due_at", "datetime"),
+    _internal("due_at", "datetime"),
+    _internal("forwarded_at", "datetime"),
+    _internal("followed_up_at", "datetime"),
+    _internal("closed_at", "datetime"),
+)
 
 #: Every layer, served or not: what ingest may write.
 ALL_LAYERS: dict[str, LayerSpec] = {
@@ -309,28 +344,32 @@ ALL_LAYERS: dict[str, LayerSpec] = {
             title_id="Pengaduan",
             title_en="Complaints",
             geometry_type="Point",
+            # what a file may load (another system's Open311 or 311 export); complaints made
+            # in SIGAP go through services.complaints, and their pages show them
             columns=(
                 _ID,
                 FieldSpec(
-                    "public_id",
+                    "tracking_id",
                     "string",
                     "Nomor pengaduan",
-                    "Request id",
+                    "Tracking id",
                     required=True,
-                    max_length=32,
+                    max_length=16,
                 ),
                 FieldSpec(
                     "service_code", "string", "Layanan", "Service", required=True, max_length=64
                 ),
-                FieldSpec("description", "string", "Uraian", "Description"),
+                FieldSpec(
+                    "description", "string", "Uraian", "Description", required=True, max_length=4000
+                ),
                 FieldSpec("address", "string", "Alamat", "Address"),
                 FieldSpec(
-                    "status",
+                    "state",
                     "string",
                     "Status",
                     "Status",
                     required=True,
-                    vocab=COMPLAINT_STATUS_LABELS,
+                    vocab={c: (st.name_id, st.name_en) for c, st in STATES.items()},
                     max_length=24,
                 ),
                 FieldSpec(
@@ -342,19 +381,22 @@ ALL_LAYERS: dict[str, LayerSpec] = {
                     vocab=COMPLAINT_CHANNEL_LABELS,
                     max_length=16,
                 ),
-                FieldSpec("requested_at", "datetime", "Dilaporkan", "Requested", required=True),
+                FieldSpec("created_at", "datetime", "Dilaporkan", "Requested", required=True),
                 # an imported file's other columns may hold personal data: staff only
                 replace(_ATTRIBUTES, public=False),
+                *_COMPLAINT_WORKFLOW,
             ),
-            popup_fields=("service_code", "status", "requested_at"),
-            class_field="status",
+            popup_fields=("service_code", "state", "created_at"),
+            class_field="state",
             style=LayerStyle(
                 colors={
-                    "open": "#c62828",
-                    "acknowledged": "#ef6c00",
-                    "in_progress": "#f9a825",
-                    "closed": "#2e7d32",
-                    "rejected": "#616161",
+                    "diterima": "#c62828",
+                    "diverifikasi": "#ef6c00",
+                    "diteruskan": "#ef6c00",
+                    "dalam_proses": "#f9a825",
+                    "selesai": "#2e7d32",
+                    "ditolak": "#616161",
+                    "duplikat": "#616161",
                 }
             ),
             served=False,
@@ -444,3 +486,5 @@ def check_registry(layers: Mapping[str, LayerSpec] | None = None) -> None:
 
 
 check_registry()
+# the complaint catalogue links services to served layers: checked here, where both exist
+check_catalogue(CATALOGUE, LAYERS)

@@ -19,6 +19,10 @@ TABLES = {
     "road_inspection",
     "road_condition_change",
     "road_condition_change_segment",
+    "staff_user",
+    "api_key",
+    "contact_view",
+    "rate_limit_hit",
 }
 
 
@@ -89,6 +93,14 @@ EXPECTED_PRIVILEGES: dict[str, dict[str, set[str]]] = {
     "complaint": {WEB: {"SELECT", "INSERT"}, STAFF: {"SELECT", "INSERT", "UPDATE"}},
     "complaint_event": {WEB: {"SELECT", "INSERT"}, STAFF: {"SELECT", "INSERT"}},
     "complaint_reporter": {WEB: set(), STAFF: {"SELECT"}},
+    # migration 0005: staff accounts, API keys, the contact-view audit, rate-limit counters
+    "staff_user": {WEB: set(), STAFF: {"SELECT", "UPDATE"}},
+    "api_key": {WEB: {"SELECT"}, STAFF: {"SELECT"}},
+    "contact_view": {WEB: set(), STAFF: {"SELECT", "INSERT"}},
+    "rate_limit_hit": {
+        WEB: {"SELECT", "INSERT", "UPDATE", "DELETE"},
+        STAFF: {"SELECT", "INSERT", "UPDATE", "DELETE"},
+    },
     "ingest_run": {WEB: set(), STAFF: set()},
     "road_inspection": {WEB: set(), STAFF: {"SELECT"}},
     # migration 0006: staff change road conditions only through its SECURITY DEFINER
@@ -159,18 +171,29 @@ def test_web_role_is_denied_reporter_contact_details(fresh_db):
         conn.close()
 
 
+#: A minimal complaint row of migration 0005, as the web role may insert it.
+INSERT_COMPLAINT = (
+    "INSERT INTO complaint (tracking_id, token, service_code, catalogue_version, agency, state,"
+    " channel, description, request_hash, forward_due_at, follow_up_due_at, due_at, geom)"
+    " VALUES (%s, md5(random()::text), 'sampah', 'test', 'dlh', 'diterima', 'web', 'x', 'h',"
+    " now(), now(), now(), ST_SetSRID(ST_MakePoint(106.8, -6.2), 4326)) RETURNING id"
+)
+
+
+def _tracking() -> str:
+    import secrets
+
+    return secrets.token_hex(4).upper()
+
+
 def _submit(url: str, contact: tuple) -> int:
     """As the web role: one complaint and its reporter, in one transaction."""
     conn = _connect(_as(url, WEB))
     try:
         with conn, conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO complaint (public_id, service_code, geom) VALUES"
-                " (%s, 'sampah', ST_SetSRID(ST_MakePoint(106.8, -6.2), 4326)) RETURNING id",
-                (f"T-{contact[0]}",),
-            )
+            cur.execute(INSERT_COMPLAINT, (_tracking(),))
             (cid,) = cur.fetchone()
-            cur.execute("SELECT add_complaint_reporter(%s, %s, %s, %s)", (cid, *contact))
+            cur.execute("SELECT add_complaint_reporter(%s, %s, %s, %s, %s)", (cid, *contact))
         return cid
     finally:
         conn.close()
@@ -182,9 +205,9 @@ def test_web_role_stores_contact_data_it_cannot_read_and_staff_can(fresh_db):
 
     from tests.conftest import query
 
-    cid = _submit(fresh_db, ("Siti", "+62 812 0000", "siti@example.invalid"))
-    rows = query(fresh_db, "SELECT name, phone, email FROM complaint_reporter")
-    assert rows == [("Siti", "+62 812 0000", "siti@example.invalid")]  # the owner's view
+    cid = _submit(fresh_db, ("Siti", "+62 812 0000", "siti@example.invalid", "dev-7"))
+    rows = query(fresh_db, "SELECT name, phone, email, device_id FROM complaint_reporter")
+    assert rows == [("Siti", "+62 812 0000", "siti@example.invalid", "dev-7")]  # the owner's
     assert query(_as(fresh_db, STAFF), "SELECT complaint_id, name FROM complaint_reporter") == [
         (cid, "Siti")
     ]
@@ -197,7 +220,7 @@ def test_web_role_stores_contact_data_it_cannot_read_and_staff_can(fresh_db):
 def test_anonymous_reports_store_no_contact_data(fresh_db):
     from tests.conftest import query
 
-    _submit(fresh_db, (None, None, None))
+    _submit(fresh_db, (None, None, None, None))
     assert query(fresh_db, "SELECT count(*) FROM complaint_reporter") == [(0,)]
 
 
@@ -207,9 +230,13 @@ def test_web_role_cannot_attach_contact_data_to_an_earlier_complaint(fresh_db):
 
     from tests.conftest import query
 
-    cid = _submit(fresh_db, (None, None, None))
+    cid = _submit(fresh_db, (None, None, None, None))
     with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="not created in this"):
-        query(_as(fresh_db, WEB), "SELECT add_complaint_reporter(%s, 'x', NULL, NULL)", (cid,))
+        query(
+            _as(fresh_db, WEB),
+            "SELECT add_complaint_reporter(%s, 'x', NULL, NULL, NULL)",
+            (cid,),
+        )
     assert query(fresh_db, "SELECT count(*) FROM complaint_reporter") == [(0,)]
 
 

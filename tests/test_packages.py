@@ -1,7 +1,9 @@
 """Package boundaries: no cycles between SIGAP's packages, and no Flask outside ``web``.
 
-The allowed direction is ``layers`` <- ``gis`` <- ``ingest`` <- ``web`` <- ``cli`` (each may
-import those to its left; ``web`` does not import ``ingest`` yet but may). Checked twice: by
+The allowed direction is ``layers`` <- ``gis`` <- ``ingest`` <- ``services`` <- ``web`` <- ``cli``
+(each may import those to its left; ``web`` does not import ``ingest`` yet but may).
+``services`` holds the Flask-free services (complaints, calendar, accounts) that the web, the
+Open311 API and the command line share. Checked twice: by
 importing every module of a package in a fresh interpreter and looking at ``sys.modules``, and
 by reading every import statement, including those inside functions, which an import alone
 does not run.
@@ -20,9 +22,10 @@ from gis.settings import PROJECT_ROOT
 
 #: Package -> the project packages (and Flask) it must never import.
 FORBIDDEN = {
-    "layers": {"gis", "ingest", "web", "cli", "flask"},
-    "gis": {"ingest", "web", "cli", "flask"},
-    "ingest": {"web", "cli", "flask"},
+    "layers": {"gis", "ingest", "services", "web", "cli", "flask"},
+    "gis": {"ingest", "services", "web", "cli", "flask"},
+    "ingest": {"services", "web", "cli", "flask"},
+    "services": {"web", "cli", "flask", "flask_login", "werkzeug"},
     "web": {"cli"},
     "cli": set(),
 }

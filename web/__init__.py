@@ -1,8 +1,9 @@
 """SIGAP's web layer: the Flask application factory.
 
 ``create_app(config=None)`` builds the app with one blueprint per area: the map pages
-(:mod:`web.maps`), the JSON API (:mod:`web.api`) and the self-hosted assets
-(:mod:`web.http`). Nothing is built at import time.
+(:mod:`web.maps`), the JSON API (:mod:`web.api`), the self-hosted assets (:mod:`web.http`),
+complaints (:mod:`web.complaints_api`, :mod:`web.open311`) and staff (:mod:`web.auth`,
+:mod:`web.staff_api`). Nothing is built at import time.
 """
 
 from __future__ import annotations
@@ -88,7 +89,20 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_hex(32)  # development: per process
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from web import api, db, errors, http, i18n, maps, planning_api, security
+    from web import (
+        api,
+        auth,
+        complaints_api,
+        db,
+        errors,
+        http,
+        i18n,
+        maps,
+        open311,
+        planning_api,
+        security,
+        staff_api,
+    )
 
     i18n.init_app(app)
     http.init_app(app)
@@ -98,6 +112,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(maps.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(planning_api.bp)
+    auth.init_app(app)  # sessions, Flask-Login, /staff/login (after security: cookie flags)
+    app.register_blueprint(complaints_api.bp)
+    app.register_blueprint(open311.bp)
+    app.register_blueprint(staff_api.bp)
     app.jinja_env.globals["lang_url"] = _lang_url
     if not Path(app.config["ASSETS_DIR"], "leaflet").is_dir():
         logger.warning(

@@ -204,8 +204,22 @@ def cursor(url: str | None = None) -> Iterator:
         finally:
             cur.close()
         conn.rollback()
-    finally:
+    except psycopg2.Error:
+        release(conn, broken=True)
+        raise
+    else:
         conn.close()
+
+
+def release(conn, *, broken: bool = False) -> None:
+    """Give a pooled connection back; a broken one (the server went away) is discarded, so
+    the pool neither reuses it nor logs a traceback trying to reset it."""
+    if broken or getattr(conn, "closed", False):
+        try:
+            conn.invalidate()
+        except Exception:  # noqa: BLE001 - already unusable
+            logger.debug("invalidating a broken connection failed", exc_info=True)
+    conn.close()
 
 
 _TX = "_sigap_transactions"
@@ -232,6 +246,11 @@ def transaction(url: str | None = None) -> Iterator:
         cur.close()
 
 
+def has_transaction(url: str) -> bool:
+    """Whether this request has opened its transactional connection to ``url`` already."""
+    return url in g.get(_TX, {})
+
+
 def _commit(response):
     """``after_request``: commit the request's transactions if the answer is a success.
 
@@ -254,12 +273,14 @@ def _teardown(exc: BaseException | None) -> None:
     """``teardown_appcontext``: roll back what was not committed, return connections."""
     open_tx = g.pop(_TX, None) or {}
     for conn in open_tx.values():
+        broken = False
         try:
             conn.rollback()
         except psycopg2.Error:
+            broken = True
             logger.debug("rollback at teardown failed", exc_info=True)
         finally:
-            conn.close()
+            release(conn, broken=broken)
 
 
 def init_app(app: Flask) -> None:

@@ -36,10 +36,15 @@ logger = logging.getLogger(__name__)
 
 _HTTP_CODES = {
     400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "too_large",
+    415: "unsupported_media_type",
     422: "unprocessable",
+    429: "rate_limited",
     500: "internal_error",
     503: "unavailable",
 }
@@ -187,7 +192,8 @@ def handle_sigap_error(exc: SigapError):
         return unavailable(db.RETRY_AFTER_S)
     if exc.status >= 500:
         return server_error(exc.status, detail=f"{type(exc).__name__}: {exc.message}")
-    return error_response(ErrorInfo(exc.status, exc.code, exc.message, exc.param))
+    headers = dict(getattr(exc, "headers", None) or {})  # e.g. Retry-After of a 429
+    return error_response(ErrorInfo(exc.status, exc.code, exc.message, exc.param, headers=headers))
 
 
 def handle_http_error(exc: HTTPException):

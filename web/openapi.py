@@ -6,6 +6,8 @@ Limits come from the modules that enforce them (:mod:`web.params`, :mod:`gis.rou
 
 from __future__ import annotations
 
+from typing import Any
+
 from gis.routing import MAX_ISOCHRONES, MAX_K, MAX_MINUTES, MODES, SNAP_LIMIT_M
 from layers.registry import LAYERS, facility_layers
 from web import params
@@ -70,7 +72,7 @@ def openapi_document() -> dict:
     errors = {"400": _ERROR, "404": _ERROR, "422": _ERROR, "503": _UNAVAILABLE}
     mins = ", ".join(f"{m:g}" for m in params.DEFAULT_MINUTES)
     max_index = (1 << params.MAX_TILE_ZOOM) - 1
-    return {
+    doc: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
             "title": "SIGAP API",
@@ -345,3 +347,7 @@ def openapi_document() -> dict:
             },
         },
     }
+    from web.complaints_api import openapi_paths  # the complaint routes describe themselves
+
+    doc["paths"].update(openapi_paths())
+    return doc

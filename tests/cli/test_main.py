@@ -28,6 +28,10 @@ COMMANDS = [
     ["nearest", "-6.2", "106.8", "--category", "health"],
     ["isochrone", "-6.2", "106.8", "--minutes", "5"],
     ["serve", "--port", "1"],
+    ["user", "list"],
+    ["user", "add", "budi", "--role", "desk"],
+    ["apikey", "add", "client"],
+    ["apikey", "revoke", "client"],
 ]
 
 BAD_SETTINGS = {
@@ -49,7 +53,7 @@ BAD_SETTINGS = {
 def test_help_lists_every_command(runner):
     result = runner.invoke(["--help"])
     assert result.exit_code == 0
-    for command in ("db", "ingest", "network", "nearest", "isochrone", "serve"):
+    for command in ("db", "ingest", "network", "nearest", "isochrone", "serve", "user", "apikey"):
         assert f"  {command} " in result.stdout
 
 

@@ -16,6 +16,7 @@ import shapely
 
 from gis.errors import IngestError
 from ingest.files import ingest_file
+from layers.complaint_catalogue import STATES
 from tests.conftest import query, shared_file
 
 TPS = "indonesia/bandung_tps_2016.csv"
@@ -366,12 +367,14 @@ def test_311_exports_load_as_complaints(fresh_db, tmp_path, name, loaded, reject
         assert set(report["reject_reason"]) == {
             "has no coordinates (latitude and longitude are empty)"
         }
-    assert query(fresh_db, "SELECT count(*), count(DISTINCT public_id) FROM complaint") == [
+    assert query(fresh_db, "SELECT count(*), count(DISTINCT tracking_id) FROM complaint") == [
         (loaded, loaded)
     ]
-    assert query(fresh_db, "SELECT DISTINCT channel FROM complaint") == [("api",)]
-    statuses = {s for (s,) in query(fresh_db, "SELECT DISTINCT status FROM complaint")}
-    assert statuses <= {"open", "acknowledged", "in_progress", "closed", "rejected"}
+    assert query(fresh_db, "SELECT DISTINCT channel FROM complaint") == [("open311",)]
+    states = {s for (s,) in query(fresh_db, "SELECT DISTINCT state FROM complaint")}
+    assert states and states <= set(STATES)
+    # imported: no Open311 token, no SIGAP clocks
+    assert query(fresh_db, "SELECT count(*) FROM complaint WHERE token IS NOT NULL") == [(0,)]
 
 
 def test_open311_names_load_as_they_are(fresh_db, tmp_path):
@@ -386,10 +389,10 @@ def test_open311_names_load_as_they_are(fresh_db, tmp_path):
     assert result.new == 1
     rows = query(
         fresh_db,
-        "SELECT source_id, service_code, status, description, requested_at AT TIME ZONE 'UTC', "
+        "SELECT source_id, service_code, state, description, created_at AT TIME ZONE 'UTC', "
         "attributes->>'service_name' FROM complaint",
     )
-    assert rows[0][:4] == ("638344", "jalan_rusak", "closed", "Lubang besar")
+    assert rows[0][:4] == ("638344", "jalan_rusak", "selesai", "Lubang besar")
     assert str(rows[0][4]) == "2026-11-02 01:15:00" and rows[0][5] == "Pothole"
 
 

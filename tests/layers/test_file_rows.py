@@ -10,7 +10,7 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from layers.file_rows import complaint_fields, line_lengths_m, node_ids, public_id, road_fields
+from layers.file_rows import complaint_fields, line_lengths_m, node_ids, road_fields, tracking_id
 from layers.vocab import SMOOTHNESS_CONDITION, SURFACE_CONDITION, road_condition
 
 
@@ -49,12 +49,14 @@ def test_node_ids_join_equal_points_and_never_collide_with_osm_ids():
     assert ids[0] == ids[1] and len(set(ids.tolist())) == 4 and (ids < 0).all()
 
 
-def test_complaint_defaults_and_a_stable_public_id():
+def test_complaint_defaults_and_a_stable_tracking_id():
     frame = pd.DataFrame(
-        {"source": ["nyc", "nyc"], "source_id": ["1", "2"], "status": [None, "closed"]}
+        {"source": ["nyc", "nyc"], "source_id": ["1", "2"], "state": [None, "selesai"]}
     )
     complaint_fields(frame)
-    assert frame["public_id"].tolist() == [public_id("nyc", "1"), public_id("nyc", "2")]
-    assert public_id("nyc", "1") != public_id("boston", "1")
-    assert frame["status"].tolist() == ["open", "closed"]
-    assert set(frame["channel"]) == {"api"} and frame["requested_at"].notna().all()
+    assert frame["tracking_id"].tolist() == [tracking_id("nyc", "1"), tracking_id("nyc", "2")]
+    assert tracking_id("nyc", "1") != tracking_id("boston", "1")
+    assert all(len(t) == 16 for t in frame["tracking_id"])  # complaint.tracking_id's width
+    assert frame["state"].tolist() == ["diterima", "selesai"]
+    assert set(frame["channel"]) == {"open311"} and frame["created_at"].notna().all()
+    assert frame["description"].tolist() == ["", ""]

@@ -137,6 +137,7 @@ PII_MARKERS: tuple[str, ...] = (
     "PII-MARKER-NAME-7f3a",
     "+62-PII-MARKER",
     "pii-marker@example.invalid",
+    "PII-MARKER-DEVICE-5e2b",
 )
 #: A public office planted in ``pii_db`` whose text a spreadsheet would run as formulas.
 HOSTILE_OFFICE: dict[str, object] = {
@@ -159,11 +160,13 @@ def pii_db(own_db):
     url = helsinki_copy(own_db("pii"))
     execute(
         url,
-        "WITH c AS (INSERT INTO complaint (public_id, service_code, description, address, geom)"
-        " VALUES ('C-TEST-1', 'waste', 'Sampah menumpuk', 'Jalan Uji 1',"
+        "WITH c AS (INSERT INTO complaint (tracking_id, token, service_code, catalogue_version,"
+        " agency, state, channel, description, address, request_hash, forward_due_at,"
+        " follow_up_due_at, due_at, geom) VALUES ('TEST-0001', 'token-pii', 'sampah', 't',"
+        " 'dlh', 'diterima', 'web', 'Sampah menumpuk', 'Jalan Uji 1', 'h', now(), now(), now(),"
         " ST_SetSRID(ST_MakePoint(24.944, 60.169), 4326)) RETURNING id)"
-        " INSERT INTO complaint_reporter (complaint_id, name, phone, email)"
-        " SELECT id, %s, %s, %s FROM c",
+        " INSERT INTO complaint_reporter (complaint_id, name, phone, email, device_id)"
+        " SELECT id, %s, %s, %s, %s FROM c",
         PII_MARKERS,
     )
     o = HOSTILE_OFFICE
@@ -255,3 +258,87 @@ def watched(browser_context):
     w = Watched(browser_context)
     yield w
     w.close()
+
+
+# --- complaints (issue 9): a database with its network, staff accounts, an Open311 key ------
+
+#: Password of every staff account of ``complaint_staff`` (role -> user name ``staff-<role>``).
+STAFF_PASSWORD = "kata sandi uji 123"
+
+
+@pytest.fixture(scope="session")
+def complaint_db(own_db):
+    """Our own Helsinki copy with the routing network built, for complaint tests (they add
+    complaints; each test uses its own points, keys or markers)."""
+    from gis.network import build_network
+
+    url = helsinki_copy(own_db("complaints"))
+    build_network(url, progress=False)
+    return url
+
+
+@pytest.fixture(scope="session")
+def complaint_staff(complaint_db) -> dict[str, str]:
+    """One staff account per role in ``complaint_db``: role -> user name."""
+    import psycopg2
+
+    from gis.db import libpq_url
+    from layers.complaint_catalogue import STAFF_ROLES
+    from services.accounts import create_user
+
+    conn = psycopg2.connect(libpq_url(complaint_db))
+    try:
+        with conn, conn.cursor() as cur:
+            for role in STAFF_ROLES:
+                create_user(cur, f"staff-{role}", role, STAFF_PASSWORD, display_name=f"Uji {role}")
+    finally:
+        conn.close()
+    return {role: f"staff-{role}" for role in STAFF_ROLES}
+
+
+@pytest.fixture(scope="session")
+def open311_key(complaint_db) -> str:
+    """A live Open311 API key of ``complaint_db``."""
+    import psycopg2
+
+    from gis.db import libpq_url
+    from services.accounts import create_api_key
+
+    conn = psycopg2.connect(libpq_url(complaint_db))
+    try:
+        with conn, conn.cursor() as cur:
+            _, key = create_api_key(cur, "test client")
+    finally:
+        conn.close()
+    return key
+
+
+@pytest.fixture(scope="session")
+def complaint_app(complaint_db):
+    return web_app(complaint_db)
+
+
+@pytest.fixture
+def complaint_client(complaint_app):
+    return complaint_app.test_client()
+
+
+def staff_login(client, username: str, password: str = STAFF_PASSWORD) -> str:
+    """Log ``client`` in through the login form; return the CSRF token for the JSON API."""
+    page = client.get("/staff/login")
+    assert page.status_code == 200
+    with client.session_transaction() as session:
+        token = session["csrf_token"]
+    import random
+
+    # each login from its own address: the per-address login limit is not under test here
+    address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+    r = client.post(
+        "/staff/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": address},
+    )
+    assert r.status_code == 303, r.get_data(as_text=True)
+    me = client.get("/staff/api/me")
+    assert me.status_code == 200
+    return me.get_json()["csrf_token"]

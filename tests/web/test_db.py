@@ -29,9 +29,12 @@ def _writing_app(url: str):
     def insert(public_id: str, description: str = "x") -> int:
         with db.transaction() as cur:
             cur.execute(
-                "INSERT INTO complaint (public_id, service_code, description) VALUES"
-                " (%s, 'sampah', %s) RETURNING id",
-                (public_id, description),
+                "INSERT INTO complaint (tracking_id, token, service_code, catalogue_version,"
+                " agency, state, channel, description, request_hash, forward_due_at,"
+                " follow_up_due_at, due_at, geom) VALUES (%s, %s, 'sampah', 't', 'dlh',"
+                " 'diterima', 'web', %s, 'h', now(), now(), now(),"
+                " ST_SetSRID(ST_MakePoint(24.94, 60.17), 4326)) RETURNING id",
+                (public_id, public_id, description),
             )
             return cur.fetchone()[0]
 
@@ -39,7 +42,7 @@ def _writing_app(url: str):
     def ok(pid):
         cid = insert(pid)
         with db.transaction() as cur:  # the same transaction
-            cur.execute("SELECT add_complaint_reporter(%s, 'Siti', NULL, NULL)", (cid,))
+            cur.execute("SELECT add_complaint_reporter(%s, 'Siti', NULL, NULL, NULL)", (cid,))
         return {"id": cid}, 201
 
     @bp.post("/bad/<pid>")
@@ -68,7 +71,7 @@ def _writing_app(url: str):
 
 
 def _ids(url: str) -> set[str]:
-    return {p for (p,) in query(url, "SELECT public_id FROM complaint")}
+    return {p for (p,) in query(url, "SELECT tracking_id FROM complaint")}
 
 
 def test_a_success_commits_and_returns_the_connection(fresh_db):

@@ -13,6 +13,8 @@ import pytest
 
 from web import params
 
+#: The complaint planted for ``/api/complaints/{tracking_id}`` (``test_valid_requests_answer``).
+VALID_TRACKING_ID = "PARM-0001"
 #: A valid request for each operation: path values and query values.
 VALID: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "/api/layers/{name}/items": (
@@ -51,7 +53,21 @@ VALID: dict[str, tuple[dict[str, str], dict[str, str]]] = {
             "candidates": "60.17,24.944",
         },
     ),
+    "/api/complaints": (
+        {},
+        {
+            "service_code": "sampah",
+            "status": "open",
+            "start_date": "2026-01-01T00:00:00Z",
+            "end_date": "2099-01-01T00:00:00Z",
+            "limit": "10",
+        },
+    ),
+    "/api/complaints/nearby": ({}, {"lat": "60.17", "lon": "24.944", "service_code": "sampah"}),
+    "/api/complaints/{tracking_id}": ({"tracking_id": VALID_TRACKING_ID}, {}),
 }
+#: Path parameters that name a thing: a bad value is "not found" (404), not a bad request.
+NAMES = frozenset({"name", "tracking_id"})
 #: gis.validate.number_list strips spaces around each item of a comma-separated list
 #: (``minutes=5, 10``); part A owns that rule.
 LENIENT: frozenset[tuple[str, str]] = frozenset({("minutes", " 5"), ("minutes", "5 ")})
@@ -81,7 +97,18 @@ def test_every_documented_parameter_is_covered(client):
         assert p["name"] in (path_values if p["in"] == "path" else query), (path, p["name"])
 
 
-def test_valid_requests_answer(routed_client):
+def test_valid_requests_answer(routed_client, routed_db):
+    from tests.conftest import query as run_sql
+
+    run_sql(
+        routed_db,
+        "INSERT INTO complaint (tracking_id, token, service_code, catalogue_version, agency,"
+        " state, channel, description, request_hash, forward_due_at, follow_up_due_at, due_at,"
+        " geom) VALUES (%s, 'params-token', 'sampah', 't', 'dlh', 'diterima', 'web', 'x', 'h',"
+        " now(), now(), now(), ST_SetSRID(ST_MakePoint(24.944, 60.17), 4326))"
+        " ON CONFLICT DO NOTHING",
+        (VALID_TRACKING_ID,),
+    )
     for path, (path_values, query) in VALID.items():
         r = routed_client.get(_url(path, path_values, query))
         assert r.status_code == 200, (path, r.get_data()[:200])
@@ -100,7 +127,7 @@ def test_every_parameter_refuses_loose_values(client, bad):
             r = client.get(_url(path, {**path_values, name: bad}, query))
         else:
             r = client.get(_url(path, path_values, {**query, name: bad}))
-        expected = 404 if name == "name" else 400  # an unknown layer is "not found"
+        expected = 404 if name in NAMES else 400  # an unknown layer is "not found"
         assert r.status_code == expected, (path, name, bad, r.get_data()[:200])
         assert r.get_json()["error"]["param"] == name
 

@@ -22,6 +22,23 @@ from web.features import csv_cell
 
 PUBLIC_MARKER = "PUBLIC-MARKER-9c1d"  # inside the hostile office's (public) name
 LANGS = ("id", "en")
+#: What a route without parameters answers when the request carries no login.
+WITHOUT_LOGIN = {"/staff/": 302, "/staff/api/me": 401, "/staff/api/complaints": 401}
+#: The planted complaint of ``pii_db`` (tests/web/conftest.py) in every complaint answer.
+COMPLAINT_URLS = (
+    "/api/complaints/TEST-0001",
+    "/api/complaints/test0001",
+    "/api/complaints?limit=1000",
+    "/api/complaints/nearby?lat=60.169&lon=24.944&service_code=sampah",
+    "/api/complaints/summary",
+    "/open311/v2/requests.json",
+    "/open311/v2/requests.xml",
+    "/open311/v2/requests.json?service_request_id=TEST-0001",
+    "/open311/v2/requests/TEST-0001.json",
+    "/open311/v2/requests/TEST-0001.xml",
+    "/open311/v2/tokens/token-pii.json",
+    "/open311/v2/tokens/token-pii.xml",
+)
 
 
 def _tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -51,11 +68,14 @@ def _every_response(app, client) -> dict[str, bytes]:
     here = "lat=60.169&lon=24.944"
     urls.append(f"/api/nearest?{here}&category=health&k=10")
     urls.append(f"/api/isochrone?{here}&minutes=5")
+    urls += COMPLAINT_URLS
     out = {}
     for url in urls:
         r = client.get(url)
-        # /api/nearest and /api/isochrone without a point answer 400; everything else 200
-        assert r.status_code == 200 or (r.status_code == 400 and "lat=" not in url), url
+        # /api/nearest and /api/isochrone without a point answer 400; staff routes without a
+        # login 302 or 401; everything else 200
+        expected = WITHOUT_LOGIN.get(url.split("?")[0], 200)
+        assert r.status_code == expected or (r.status_code == 400 and "lat=" not in url), url
         head = "".join(f"{k}: {v}\n" for k, v in r.headers.items()).encode()
         out[url] = head + r.get_data()
     return out
@@ -63,7 +83,7 @@ def _every_response(app, client) -> dict[str, bytes]:
 
 def test_reporter_contact_details_never_leave_the_database(pii_db, pii_app, pii_client):
     # the markers are in the database (the independent side), next to a complaint
-    reporters = query(pii_db, "SELECT name, phone, email FROM complaint_reporter")
+    reporters = query(pii_db, "SELECT name, phone, email, device_id FROM complaint_reporter")
     assert reporters == [PII_MARKERS]
     responses = _every_response(pii_app, pii_client)
     pages = [u for u in responses if not u.startswith("/api/")]
@@ -74,6 +94,8 @@ def test_reporter_contact_details_never_leave_the_database(pii_db, pii_app, pii_
             assert marker.lower().encode() not in body.lower(), (marker, url)
     # the search would have seen planted data: the hostile office's public name is there,
     # in GeoJSON, CSV, the GeoPackage's bytes and the map pages
+    for url in COMPLAINT_URLS[:3] + COMPLAINT_URLS[5:10]:  # the complaint is there
+        assert b"TEST-0001" in responses[url] and b"Sampah menumpuk" in responses[url], url
     for url in (
         f"/api/layers/office/items?limit={params.MAX_LIMIT}",
         "/api/layers/office/items?f=csv",
@@ -203,3 +225,81 @@ def test_low_zoom_tiles_are_refused_and_documented(client):
 def test_map_road_layer_does_not_ask_for_refused_tiles(client):
     page = client.get("/sanitation").get_data(as_text=True)
     assert f'"minZoom": {params.MIN_TILE_ZOOM}' in page
+
+
+def _posts_with_markers(client) -> dict[str, bytes]:
+    """Refused submissions that carry the markers: no error message may echo them."""
+    name, phone, email, device = PII_MARKERS
+    out = {}
+    json_body = {
+        "service_code": "sampah",
+        "lat": 99,
+        "lon": 24.9,
+        "description": "x",
+        "name": name,
+        "phone": phone,
+        "email": email,
+        "device_id": device,
+    }
+    r = client.post("/api/complaints", json=json_body)
+    out["POST /api/complaints"] = r.get_data()
+    r = client.post("/api/complaints", json={**json_body, "lat": 60.169, "phone": name})
+    out["POST /api/complaints bad phone"] = r.get_data()
+    form = {
+        "service_code": "sampah",
+        "lat": "99",
+        "long": "24.9",
+        "description": "x",
+        "first_name": name,
+        "phone": phone,
+        "email": email,
+        "device_id": device,
+    }
+    for fmt in ("json", "xml"):
+        r = client.post(f"/open311/v2/requests.{fmt}", data=form)
+        out[f"POST open311 {fmt}"] = r.get_data()
+    return out
+
+
+def test_refused_submissions_do_not_echo_contact_details(pii_client):
+    for what, body in _posts_with_markers(pii_client).items():
+        for marker in PII_MARKERS:
+            assert marker.encode() not in body, (what, marker)
+
+
+def test_staff_answers_leave_contact_details_to_the_audited_route(pii_db, pii_app):
+    """A planner (who may not see contact details) reads the queue and the complaint: no
+    marker; only the contact route shows them, to a role that may, with an audit row."""
+    import psycopg2
+
+    from gis.db import libpq_url
+    from services.accounts import create_user
+    from tests.web.conftest import STAFF_PASSWORD, staff_login
+
+    conn = psycopg2.connect(libpq_url(pii_db))
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM staff_user WHERE username = 'pii-planner'")
+        if not cur.fetchone()[0]:
+            create_user(cur, "pii-planner", "planner", STAFF_PASSWORD)
+            create_user(cur, "pii-desk", "desk", STAFF_PASSWORD)
+    conn.close()
+    planner = pii_app.test_client()
+    csrf = staff_login(planner, "pii-planner")
+    bodies = [
+        planner.get(u).get_data()
+        for u in ("/staff/api/complaints", "/staff/api/complaints/TEST-0001", "/staff/api/me")
+    ]
+    bodies.append(
+        planner.post(
+            "/staff/api/complaints/TEST-0001/contact", headers={"X-CSRF-Token": csrf}
+        ).get_data()
+    )
+    assert b"TEST-0001" in bodies[0]
+    for body in bodies:
+        for marker in PII_MARKERS:
+            assert marker.encode() not in body
+    desk = pii_app.test_client()
+    dcsrf = staff_login(desk, "pii-desk")
+    r = desk.post("/staff/api/complaints/TEST-0001/contact", headers={"X-CSRF-Token": dcsrf})
+    assert r.status_code == 200 and r.get_json()["name"] == PII_MARKERS[0]
+    assert query(pii_db, "SELECT count(*) FROM contact_view") == [(1,)]
