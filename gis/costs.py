@@ -9,6 +9,11 @@
 * Speed: for motorcycle and car, the numeric ``maxspeed`` when it parses (``"50"``,
   ``"30 mph"``, ``"50;30"`` takes the lowest), else the class default, capped at the mode's
   maximum. Walking ignores ``maxspeed``.
+* ``truck`` (the sanitation fleet, :mod:`gis.collection`) drives where cars do except
+  ``living_street`` and ``track`` (and never footways, paths or steps), at
+  :data:`TRUCK_SPEED_FACTOR` of the car's class speed, capped at 60 km/h, and slows much more
+  than a car on *rusak ringan* and *rusak berat*. It is not offered to citizens
+  (:data:`PUBLIC_MODES`).
 * ``oneway`` binds motorcycle and car (travel only ``u`` -> ``v``); walking ignores it.
 * Condition: a speed factor per class (:data:`CONDITION_FACTORS`). ``rusak_berat`` is much
   slower; ``tidak_dapat_dilalui`` removes the edge for every mode.
@@ -31,7 +36,7 @@ import numpy as np
 
 from layers.vocab import ROAD_CONDITIONS
 
-MODES: tuple[str, ...] = ("walk", "motorcycle", "car")
+MODES: tuple[str, ...] = ("walk", "motorcycle", "car", "truck")
 #: No edge is cheaper than this, so zero-length segments stay real edges.
 MIN_COST_S = 0.001
 
@@ -43,7 +48,7 @@ class ModeProfile:
     Parameters
     ----------
     name : str
-        ``walk``, ``motorcycle`` or ``car``.
+        ``walk``, ``motorcycle``, ``car`` or ``truck``.
     speeds_kph : dict
         Default speed (km/h) per allowed ``highway`` class; classes absent are not allowed.
     max_speed_kph : float
@@ -54,6 +59,9 @@ class ModeProfile:
         Whether ``oneway`` segments may only be travelled ``u`` -> ``v``.
     condition_factors : dict
         Speed multiplier per road condition class; None removes the edge.
+    public : bool
+        Whether citizens and planners may choose it (:data:`PUBLIC_MODES`); the sanitation
+        fleet's ``truck`` is built like every mode but offered only to collection planning.
     """
 
     name: str
@@ -62,6 +70,7 @@ class ModeProfile:
     use_maxspeed: bool
     oneway: bool
     condition_factors: dict[str, float | None]
+    public: bool = True
 
 
 _ROAD_SPEEDS_CAR = {
@@ -81,6 +90,18 @@ _ROAD_SPEEDS_CAR = {
     "living_street": 10.0,
     "service": 15.0,
     "track": 10.0,
+}
+#: A loaded dump truck against a car on the same road (Indonesian collection trucks: 6 m³
+#: *dump truck* or *arm roll*, heavy and slow in traffic).
+TRUCK_SPEED_FACTOR = 0.75
+#: Road classes a collection truck may not use: too narrow or not for vehicles.
+TRUCK_FORBIDDEN: frozenset[str] = frozenset(
+    {"footway", "path", "track", "steps", "living_street", "pedestrian", "cycleway"}
+)
+_ROAD_SPEEDS_TRUCK = {
+    c: round(v * TRUCK_SPEED_FACTOR, 2)
+    for c, v in _ROAD_SPEEDS_CAR.items()
+    if c not in TRUCK_FORBIDDEN
 }
 _ROAD_SPEEDS_MOTORCYCLE = {
     "trunk": 55.0,
@@ -170,7 +191,26 @@ PROFILES: dict[str, ModeProfile] = {
             "unknown": 1.0,
         },
     ),
+    "truck": ModeProfile(
+        "truck",
+        _ROAD_SPEEDS_TRUCK,
+        max_speed_kph=60.0,
+        use_maxspeed=True,
+        oneway=True,
+        condition_factors={
+            "baik": 1.0,
+            "sedang": 0.75,
+            "rusak_ringan": 0.45,
+            "rusak_berat": 0.15,
+            "tidak_dapat_dilalui": None,
+            "unknown": 1.0,
+        },
+        public=False,
+    ),
 }
+#: Modes citizens and planners choose from (the API's ``mode``); every mode of
+#: :data:`MODES` is built.
+PUBLIC_MODES: tuple[str, ...] = tuple(m for m in MODES if PROFILES[m].public)
 #: Condition factor per mode and class, for the docs and the tests.
 CONDITION_FACTORS: dict[str, dict[str, float | None]] = {
     m: p.condition_factors for m, p in PROFILES.items()

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 
 from gis import validate
-from gis.costs import MODES
+from gis.costs import PUBLIC_MODES
 from gis.graph import ModeGraph, reverse_graph
 from gis.reach import BoundedSearch, bounded_dijkstra, reach_polygon
 from gis.router import Router
@@ -78,6 +78,8 @@ __all__ = [
     "validate_point",
     "warm_routing",
 ]
+#: Modes a citizen or planner may ask for (the truck mode is for collection planning only).
+MODES = PUBLIC_MODES
 #: Largest ``k`` for k-nearest.
 MAX_K = 10
 #: Isochrone limits: at most this many values, each in (0, MAX_MINUTES].

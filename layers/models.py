@@ -110,6 +110,30 @@ class WasteBin(SourcedMixin, Base):
     geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
 
 
+class Depot(SourcedMixin, Base):
+    """Where collection trucks start and end their day (*pool armada*, *depo*)."""
+
+    __tablename__ = "depot"
+    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_depot_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
+
+
+class DisposalSite(SourcedMixin, Base):
+    """Where a truck unloads (the TPA, *tempat pemrosesan akhir*), possibly several times a day."""
+
+    __tablename__ = "disposal_site"
+    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_disposal_site_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("POINT", srid=4326), nullable=False)
+
+
 class RoadSegment(SourcedMixin, Base):
     """One routable network edge: an OSM way split at intersections.
 
@@ -143,6 +167,7 @@ class RoadSegment(SourcedMixin, Base):
     cost_walk_s: Mapped[float | None] = mapped_column(Float)
     cost_motorcycle_s: Mapped[float | None] = mapped_column(Float)
     cost_car_s: Mapped[float | None] = mapped_column(Float)
+    cost_truck_s: Mapped[float | None] = mapped_column(Float)
     geom = mapped_column(Geometry("LINESTRING", srid=4326), nullable=False)
 
 

@@ -141,3 +141,42 @@ def waste_bin_row(tags: Mapping[str, str]) -> dict | None:
         "fill_level": None,
         "last_emptied_at": None,
     }
+
+
+def depot_row(tags: Mapping[str, str]) -> dict | None:
+    """Return the ``depot`` row of an OSM object, or None when it is not a truck depot.
+
+    A waste transfer station (``amenity=waste_transfer_station``, a *depo sampah*) is where a
+    city's collection trucks are based.
+
+    Parameters
+    ----------
+    tags : mapping of str to str
+        The OSM object's tags.
+
+    Returns
+    -------
+    dict or None
+        ``name`` and ``address``.
+    """
+    if tags.get("amenity") != "waste_transfer_station":
+        return None
+    return {"name": tags.get("name"), "address": address(tags)}
+
+
+def disposal_site_row(tags: Mapping[str, str]) -> dict | None:
+    """Return the ``disposal_site`` row of an OSM object, or None when it is not a landfill.
+
+    Parameters
+    ----------
+    tags : mapping of str to str
+        The OSM object's tags (``landuse=landfill``: a TPA, read at its centroid).
+
+    Returns
+    -------
+    dict or None
+        ``name`` and ``address``.
+    """
+    if tags.get("landuse") != "landfill":
+        return None
+    return {"name": tags.get("name"), "address": address(tags)}

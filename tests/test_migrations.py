@@ -23,6 +23,8 @@ TABLES = {
     "api_key",
     "contact_view",
     "rate_limit_hit",
+    "depot",
+    "disposal_site",
 }
 
 
@@ -51,6 +53,8 @@ def test_upgrade_downgrade_upgrade(fresh_db):
         "road_segment",
         "complaint",
         "road_inspection",
+        "depot",
+        "disposal_site",
     }
 
 
@@ -107,6 +111,9 @@ EXPECTED_PRIVILEGES: dict[str, dict[str, set[str]]] = {
     # functions; the web role's routers read which segments changed
     "road_condition_change": {WEB: set(), STAFF: {"SELECT"}},
     "road_condition_change_segment": {WEB: {"SELECT"}, STAFF: {"SELECT"}},
+    # migration 0007: collection routes' depots and disposal sites are public layers
+    "depot": {WEB: {"SELECT"}, STAFF: {"SELECT"}},
+    "disposal_site": {WEB: {"SELECT"}, STAFF: {"SELECT"}},
     "alembic_version": {WEB: set(), STAFF: set()},
 }
 

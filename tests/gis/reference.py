@@ -28,7 +28,7 @@ from psycopg2 import sql
 
 from tests.conftest import query
 
-ONEWAY_MODES = frozenset({"motorcycle", "car"})
+ONEWAY_MODES = frozenset({"motorcycle", "car", "truck"})
 #: The documented snap limit (``gis.snapping.SNAP_LIMIT_M``), restated.
 SNAP_LIMIT_M = 1000.0
 WASTE_KINDS = ("waste_basket", "waste_disposal", "recycling")
