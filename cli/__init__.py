@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from cli import apikeys, coverage, db, ingest, network, routing, serve, users
+from cli import apikeys, collection, coverage, db, ingest, network, routing, serve, users
 from cli.context import CliContext, SigapGroup
 
 __all__ = ["main"]
@@ -42,3 +42,4 @@ main.add_command(coverage.coverage)
 main.add_command(coverage.suggest)
 main.add_command(users.user)
 main.add_command(apikeys.apikey)
+main.add_command(collection.collection)

@@ -225,3 +225,15 @@ def helsinki_db(server_url: str, template_db: str):
 def andorra_db(server_url: str, template_db: str):
     """URL of a database holding ``andorra.osm.pbf``. Treat as read-only."""
     yield from _ingested_db(server_url, template_db, "andorra", ["osm/andorra.osm.pbf"])
+
+
+@pytest.fixture(scope="session")
+def buahbatu(server_url: str, template_db: str):
+    """Buahbatu with Bandung's TPS, a depot, a TPA and a footway lane, network built
+    (``tests/gis/collection_fixtures.py``). Tests that change it restore it."""
+    from tests.gis.collection_fixtures import collection_db, drop_collection_db
+
+    name = f"sigap_test_collection_{os.getpid()}"
+    url = collection_db(server_url, template_db, name)
+    yield url
+    drop_collection_db(server_url, url, name)

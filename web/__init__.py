@@ -92,6 +92,7 @@ def create_app(config: dict | None = None) -> Flask:
     from web import (
         api,
         auth,
+        collection_api,
         complaints_api,
         db,
         errors,
@@ -116,6 +117,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(complaints_api.bp)
     app.register_blueprint(open311.bp)
     app.register_blueprint(staff_api.bp)
+    app.register_blueprint(collection_api.bp)
     app.jinja_env.globals["lang_url"] = _lang_url
     if not Path(app.config["ASSETS_DIR"], "leaflet").is_dir():
         logger.warning(

@@ -119,7 +119,7 @@ def _load_user(user_id: str) -> StaffUser | None:
 
 
 def _is_api() -> bool:
-    return request.blueprint == "staff_api" or request.path.startswith("/staff/api/")
+    return request.path.startswith(("/staff/api/", "/api/"))  # JSON APIs answer 401
 
 
 @login_manager.unauthorized_handler

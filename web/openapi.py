@@ -11,6 +11,7 @@ from typing import Any
 from gis.routing import MAX_ISOCHRONES, MAX_K, MAX_MINUTES, MODES, SNAP_LIMIT_M
 from layers.registry import LAYERS, facility_layers
 from web import params
+from web.collection_openapi import collection_paths
 from web.planning_openapi import planning_paths
 
 _ERROR = {"$ref": "#/components/responses/Error"}
@@ -284,6 +285,7 @@ def openapi_document() -> dict:
                 }
             },
             **planning_paths(),
+            **collection_paths(),
             "/api/openapi.json": {
                 "get": {
                     "summary": "This document.",

@@ -101,3 +101,15 @@ def drop_collection_db(server_url: str, url: str, name: str) -> None:
     routing.clear_routers()
     _dispose(url)
     drop_database(server_url, name)
+
+
+def near_tps(url: str) -> list[str]:
+    """``source_id`` of the TPS in the box within 150 m of a road a truck may use (PostGIS)."""
+    rows = query(
+        url,
+        "SELECT b.source_id FROM waste_bin b WHERE b.geom && ST_MakeEnvelope(%s, %s, %s, %s, "
+        "4326) AND EXISTS (SELECT 1 FROM road_segment s WHERE s.cost_truck_s IS NOT NULL AND "
+        "ST_DWithin(s.geom::geography, b.geom::geography, 150)) ORDER BY b.id",
+        BOX,
+    )
+    return [r[0] for r in rows]

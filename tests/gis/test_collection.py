@@ -7,7 +7,6 @@ read back from PostGIS, with both ends placed by PostGIS (tests/gis/reference.py
 from __future__ import annotations
 
 import math
-import os
 
 import networkx as nx
 import numpy as np
@@ -20,23 +19,8 @@ from gis.costs import PROFILES, PUBLIC_MODES, edge_costs
 from gis.errors import InvalidInputError
 from gis.network import build_network
 from tests.conftest import query
-from tests.gis.collection_fixtures import (
-    FOOTWAY_BIN,
-    box_tps,
-    collection_db,
-    drop_collection_db,
-    write_fill,
-)
+from tests.gis.collection_fixtures import FOOTWAY_BIN, box_tps, write_fill
 from tests.gis.reference import Reference
-
-
-@pytest.fixture(scope="session")
-def buahbatu(server_url, template_db):
-    """Buahbatu + Bandung's TPS + depot, TPA and footway lane, built; tests restore changes."""
-    name = f"sigap_test_collection_{os.getpid()}"
-    url = collection_db(server_url, template_db, name)
-    yield url
-    drop_collection_db(server_url, url, name)
 
 
 @pytest.fixture(scope="session")

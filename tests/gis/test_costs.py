@@ -42,7 +42,7 @@ def test_mode_access_and_conditions():
     maxspeed = [None] * 7
     condition = ["baik"] * 5 + ["rusak_berat", "tidak_dapat_dilalui"]
     length = np.full(7, 100.0)
-    walk, moto, car = (edge_costs(m, highway, maxspeed, length, condition) for m in MODES)
+    walk, moto, car, truck = (edge_costs(m, highway, maxspeed, length, condition) for m in MODES)
     # footway and steps: walking only; path: walking and motorcycle (gang), not cars
     assert not math.isnan(walk[0]) and math.isnan(moto[0]) and math.isnan(car[0])
     assert not math.isnan(walk[1]) and not math.isnan(moto[1]) and math.isnan(car[1])
@@ -52,7 +52,10 @@ def test_mode_access_and_conditions():
     assert math.isnan(walk[3]) and math.isnan(moto[3]) and not math.isnan(car[3])
     # rusak berat is much slower; tidak dapat dilalui is gone for every mode
     assert car[5] >= 2 * car[4] and moto[5] >= 2 * moto[4] and walk[5] > walk[4]
-    assert all(math.isnan(c[6]) for c in (walk, moto, car))
+    assert all(math.isnan(c[6]) for c in (walk, moto, car, truck))
+    # trucks: no footway, path or steps; slower than a car; rusak berat slower still
+    assert all(math.isnan(truck[i]) for i in range(3)) and truck[4] > car[4]
+    assert truck[5] / truck[4] > car[5] / car[4]
     # walking: 100 m at the documented walking speed
     assert walk[0] == pytest.approx(100 / (PROFILES["walk"].speeds_kph["footway"] / 3.6))
 
@@ -89,7 +92,7 @@ def test_costs_written_back_follow_the_model(hel):
     rows = query(
         hel,
         "SELECT highway, maxspeed, length_m, condition, oneway, cost_walk_s, cost_motorcycle_s, "
-        "cost_car_s FROM road_segment",
+        "cost_car_s, cost_truck_s FROM road_segment",
     )
     assert len(rows) == 4671
     for highway, maxspeed, length, condition, _, *costs in rows:

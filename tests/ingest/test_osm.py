@@ -82,7 +82,7 @@ def table_counts(url: str) -> dict[str, int]:
     with get_engine(url).connect() as conn:
         return {
             t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()  # noqa: S608
-            for t in ("admin_area", "office", "waste_bin", "road_segment")
+            for t in ("admin_area", "office", "waste_bin", "road_segment", "depot", "disposal_site")
         } | {
             "ingest_run": conn.execute(
                 text("SELECT count(*) FROM ingest_run WHERE status = 'ok'")

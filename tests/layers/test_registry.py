@@ -138,7 +138,7 @@ def test_facilities_and_their_categories():
     assert facility_layer("recycling") is LAYERS["waste_bin"]
     assert facility_layer("nope") is None
     assert get_layer("office") is LAYERS["office"] and get_layer("nope") is None
-    assert {s.name for s in osm_point_layers()} == {"office", "waste_bin"}
+    assert {s.name for s in osm_point_layers()} == {"office", "waste_bin", "depot", "disposal_site"}
 
 
 def test_classes_labels_and_colours_come_from_the_class_field():
@@ -166,7 +166,14 @@ def test_describe_gives_the_page_its_popup_and_style():
 
 
 def test_served_layers_and_ingest_only_layers():
-    assert list(LAYERS) == ["office", "waste_bin", "road_segment", "admin_area"]
+    assert list(LAYERS) == [
+        "office",
+        "waste_bin",
+        "depot",
+        "disposal_site",
+        "road_segment",
+        "admin_area",
+    ]
     assert {"road_inspection", "complaint"} <= set(ALL_LAYERS) - set(LAYERS)
     assert ingest_layer("offices") is ALL_LAYERS["office"]
     assert ingest_layer("inspections") is ALL_LAYERS["road_inspection"]
