@@ -135,20 +135,71 @@ def plan_collection(
     except Exception as exc:  # noqa: BLE001 - a cache built before the truck mode existed
         msg = "The routing network has no truck mode; run sigap network build."
         raise UnprocessableError(msg, code="no_truck_network", param="mode") from exc
+    result = plan_stops(
+        graph,
+        fleet=fleet,
+        depot=depot,
+        sites=sites,
+        stops=stops,
+        time_limit_s=time_limit_s,
+        seed=seed,
+        no_improvement=no_improvement,
+        progress=progress,
+    )
+    result["date"] = (day or Date.today()).isoformat()
+    result["stops_left_out"] = left_out
+    return result
+
+
+def plan_stops(
+    graph,
+    *,
+    fleet: Fleet,
+    depot: dict,
+    sites: list[dict],
+    stops: list[Stop],
+    time_limit_s: float = 10.0,
+    seed: int = 1,
+    no_improvement: int = NO_IMPROVEMENT,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Plan routes for given places on a truck graph.
+
+    This is what :func:`plan_collection` does after reading the database; benchmarks call it
+    on synthetic networks.
+
+    Parameters
+    ----------
+    graph : ModeGraph
+        The truck mode's graph.
+    fleet : Fleet
+        The trucks.
+    depot : dict
+        ``id``, ``name``, ``address``, ``lon``, ``lat``.
+    sites : list of dict
+        The disposal sites, the same keys.
+    stops : list of Stop
+        The day's stops.
+    time_limit_s, seed, no_improvement, progress
+        As :func:`plan_collection`.
+
+    Returns
+    -------
+    dict
+        The plan, without ``date``; ``solver`` has ``matrix_s``.
+    """
     lonlat = np.array(
         [[depot["lon"], depot["lat"]]]
         + [[s["lon"], s["lat"]] for s in sites]
         + [[s.lon, s.lat] for s in stops],
         dtype=float,
-    )
+    ).reshape(-1, 2)
     t0 = time.perf_counter()
     matrix = travel_matrix(graph, lonlat, progress=progress)
     matrix_s = time.perf_counter() - t0
     planner = _Planner(fleet, depot, sites, stops, matrix)
     planner.check_depot()
     result = planner.solve(time_limit_s, seed, no_improvement, progress)
-    result["date"] = (day or Date.today()).isoformat()
-    result["stops_left_out"] = left_out
     result["solver"]["matrix_s"] = round(matrix_s, 3)
     return result
 
