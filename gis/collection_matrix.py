@@ -19,7 +19,9 @@ Sources have no way in and targets no way out, so no path passes *through* a loc
 locations on the same segment also get the direct piece between them, when one-way allows it.
 Row ``i`` of the matrix is then one Dijkstra from source ``i`` (``scipy.sparse.csgraph``),
 read at the targets: rows are computed in blocks of :data:`ROW_BLOCK`, so memory stays at
-``ROW_BLOCK x (N + 2L)`` floats.
+``ROW_BLOCK x (N + 2L)`` floats. Each search stops at an exact bound, ``d(i, hub) +
+max_j d(hub, j)`` with the first location as the hub (two extra searches): locations that lie
+in a part of a larger network search only about that part.
 
 :meth:`TravelMatrix.leg` walks one leg's predecessors and stitches its geometry from the
 segments' own vertices (the same way :class:`gis.router.Router` draws a route), so a plan's
@@ -154,7 +156,8 @@ class TravelMatrix:
         g = self.graph
         n, size = g.n_nodes, self.size
         aug = self._augmented_graph()
-        _, pred = dijkstra(aug, directed=True, indices=n + i, return_predecessors=True)
+        limit = t * (1 + 1e-9) + 1e-6  # the leg's own time: a small search
+        _, pred = dijkstra(aug, directed=True, indices=n + i, return_predecessors=True, limit=limit)
         path = [n + size + j]
         while path[-1] != n + i:
             path.append(int(pred[path[-1]]))
@@ -202,11 +205,14 @@ def travel_matrix(
     aug = m._augmented_graph()
     n = graph.n_nodes
     rows = np.flatnonzero(m.on_network())
+    limits = _row_limits(aug, n, size, rows)
+    rows = rows[np.argsort(limits[rows], kind="stable")]
     disable = None if progress is None else not progress
     with tqdm(total=len(rows), desc="Travel-time matrix", unit="row", disable=disable) as bar:
         for lo in range(0, len(rows), ROW_BLOCK):
             block = rows[lo : lo + ROW_BLOCK]
-            dist = dijkstra(aug, directed=True, indices=n + block)
+            limit = float(np.max(limits[block]))
+            dist = dijkstra(aug, directed=True, indices=n + block, limit=limit)
             m.time_s[block] = dist[:, n + size :]
             bar.update(len(block))
     np.fill_diagonal(m.time_s, 0.0)
@@ -215,6 +221,27 @@ def travel_matrix(
     m.time_s[:, off] = np.inf
     m.time_s[off, off] = 0.0
     return m
+
+
+def _row_limits(aug: csr_array, n: int, size: int, rows: np.ndarray) -> np.ndarray:
+    """Give each row an exact search limit, ``d(i, hub) + max_j d(hub, j)`` (module doc).
+
+    Every ``d(i, j) <= d(i, hub) + d(hub, j)``, so a Dijkstra from ``i`` bounded there settles
+    every location it can reach. Clustered locations (a city's TPS in a larger network) then
+    search only their part of the graph. inf (no limit) where the bound does not hold: a
+    location the hub cannot reach, or one that cannot reach the hub.
+    """
+    limits = np.full(size, np.inf)
+    if len(rows) < 8:  # two extra searches are not worth it
+        return limits
+    hub = int(rows[0])
+    from_hub = dijkstra(aug, directed=True, indices=n + hub)[n + size + rows]
+    if not np.all(np.isfinite(from_hub)):
+        return limits
+    to_hub = dijkstra(aug.T.tocsr(), directed=True, indices=n + size + hub)[n + rows]
+    bound = to_hub + float(np.max(from_hub))
+    limits[rows] = np.where(np.isfinite(bound), bound * (1 + 1e-9) + 1e-6, np.inf)
+    return limits
 
 
 def _augment(

@@ -295,3 +295,23 @@ def test_depot_off_the_truck_network_is_refused(buahbatu):
         assert err.value.param == "depot_id" and "truck" in str(err.value)
     finally:
         query(buahbatu, "DELETE FROM depot WHERE source_id = 'far'")
+
+
+def test_matrix_search_bound_changes_no_entry(buahbatu):
+    from scipy.sparse.csgraph import dijkstra
+
+    from gis.collection_matrix import travel_matrix
+
+    g = routing.get_router(buahbatu).mode_graph("truck")
+    rng = np.random.default_rng(3)
+    pts = rng.uniform([107.640, -6.970], [107.670, -6.930], (40, 2))
+    m = travel_matrix(g, pts, progress=False)
+    n, size = g.n_nodes, len(pts)
+    full = dijkstra(m._augmented_graph(), directed=True, indices=n + np.arange(size))
+    full = full[:, n + size :]
+    np.fill_diagonal(full, 0.0)
+    on = np.flatnonzero(m.on_network())
+    assert len(on) > 30
+    got, want = m.time_s[np.ix_(on, on)], full[np.ix_(on, on)]
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+    assert np.allclose(got[np.isfinite(got)], want[np.isfinite(want)])
