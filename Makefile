@@ -48,6 +48,8 @@ demo-load-helsinki:
 demo-load-bandung:
 	$(SIGAP) ingest osm $(SAMPLES)/bandung_buahbatu_drive.osm.pbf
 	$(SIGAP) ingest file $(SAMPLES)/bandung_tps_2016.csv --layer bins --set kind=tps
+	$(SIGAP) ingest file $(SAMPLES)/bandung_depot_demo.csv --layer depot
+	$(SIGAP) ingest file $(SAMPLES)/bandung_tpa_demo.csv --layer tpa
 
 ## Jakarta Pusat's road network and Menteng's offices (Kantor Pos, KPU, Bappenas, hospitals)
 demo-load-jakarta:
