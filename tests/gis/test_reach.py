@@ -47,7 +47,7 @@ def test_bounded_dijkstra_equals_networkx(andorra, refs, mode):
         assert np.array_equal(np.asarray(g.weight), np.asarray(g.graph.data))
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", routing.MODES)  # the public modes: isochrones
 def test_isochrone_matches_networkx_reach(hel, andorra, refs, mode):
     for url, seed in ((hel, 21), (andorra, 22)):
         ref = refs(url, mode)

@@ -87,7 +87,7 @@ def test_facility_far_from_the_roads_is_off_the_network(server_url, template_db,
             assert report.off_network[mode]["court"] == [ids["court"]]
             assert ids["health"] in report.off_network[mode]["health"]
         routing.clear_routers()
-        for mode in MODES:
+        for mode in routing.MODES:  # the modes a query may ask for
             res = routing.nearest_facilities(60.1699, 24.9384, category="court", mode=mode, url=url)
             assert res["unreachable"] and not res["results"]
             res = routing.nearest_facilities(

@@ -276,8 +276,8 @@ def test_a_bad_row_is_named_and_nothing_is_written(fresh_db, case):
 
 
 def test_unknown_layer(fresh_db):
-    with pytest.raises(IngestError, match="unknown layer 'depot'; the layers are office"):
-        load(fresh_db, {"depot": [office("1")]})
+    with pytest.raises(IngestError, match="unknown layer 'kiosk'; the layers are office"):
+        load(fresh_db, {"kiosk": [office("1")]})
 
 
 # --- JSON objects: the file-ingest ``attributes`` column --------------------------------------
