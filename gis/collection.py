@@ -316,7 +316,11 @@ class _Planner:
         back_s = int(math.ceil(self.t[end, 0]))
         model = Model()
         used = [0, *sites.tolist(), *sorted({self.loc(ld.stop) for ld in loads})]
-        where = {loc: model.add_location(x=0, y=0, name=str(loc)) for loc in used}
+        xy = self._xy(used)  # metres in the network's projection: PyVRP's SWAP* uses angles
+        where = {
+            loc: model.add_location(x=int(xy[k, 0]), y=int(xy[k, 1]), name=str(loc))
+            for k, loc in enumerate(used)
+        }
         pool = model.add_depot(where[0], name="depot")
         tpa = {
             int(s): model.add_depot(where[int(s)], service_duration=unload_s, name=f"tpa{int(s)}")
@@ -385,6 +389,19 @@ class _Planner:
                 "loads": len(loads),
             },
         }
+
+    def _xy(self, locs: list[int]) -> np.ndarray:
+        lonlat = [self._lonlat(loc) for loc in locs]
+        x, y = self.m.graph.proj.forward(*np.asarray(lonlat, dtype=float).T)
+        return np.rint(np.column_stack([x, y]))
+
+    def _lonlat(self, loc: int) -> tuple[float, float]:
+        if loc == 0:
+            return self.depot["lon"], self.depot["lat"]
+        if loc <= self.k:
+            return self.sites[loc - 1]["lon"], self.sites[loc - 1]["lat"]
+        s = self.stops[loc - 1 - self.k]
+        return s.lon, s.lat
 
     # --- results --------------------------------------------------------------------------
     def leg(self, a: int, b: int) -> Leg:
