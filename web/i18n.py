@@ -143,7 +143,7 @@ def planning_js_strings() -> dict[str, str]:
         "plan_scenario_headline": gettext(
             "With the scenario: %(before)s → %(after)s of roads beyond T (%(change)s)."
         ),
-        "plan_scenario_peek": gettext("Scenario: %(before)s → %(after)s beyond T"),
+        "plan_scenario_peek": gettext("%(before)s → %(after)s beyond T"),
         "plan_scenario_caption": gettext("Baseline, scenario and change"),
         "plan_baseline": gettext("Now"),
         "plan_with_scenario": gettext("Scenario"),

@@ -16,6 +16,7 @@ from layers.registry import LAYERS, LayerSpec, facility_layers
 from web import features, mapbuild, params
 from web.db import app_database_url, cursor
 from web.features import ROAD_LAYER
+from web.http import asset_url
 from web.i18n import current_lang, js_strings, planning_js_strings
 from web.security import add_nonce
 
@@ -211,6 +212,11 @@ def _planning_data(categories: list[dict]) -> dict:
             "roads": url_for("api.layer_items", name=ROAD_LAYER),
         },
         "categoryLabels": {c: label for g in categories for c, label in g["classes"].items()},
+        # loaded when first needed (js/planning.js), not with the page
+        "scripts": {
+            "text": asset_url("static", "js/planning-text.js"),
+            "draw": asset_url("static", "js/planning-draw.js"),
+        },
         "maxCount": coverage.MAX_COUNT,
         "maxMinutes": coverage.MAX_MINUTES,
         "modeRoads": {mode: sorted(PROFILES[mode].speeds_kph) for mode in MODES},

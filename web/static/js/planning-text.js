@@ -66,10 +66,7 @@
     function accessUnit(a) { return S(a.demand_unit === "people" ? "plan_access_people" : "plan_access_road"); }
     function minutes(s) { return num(s / 60, s % 60 ? 1 : 0); }
 
-    function categoryLabel(code) {
-      var groups = d.planning.categoryLabels || {};
-      return groups[code] || code;
-    }
+    function categoryLabel(code) { return d.planning.categoryLabels[code] || code; }
     function areaName(p) {
       if (p.name) { return p.name; }
       if (p.code) { return p.code; }
@@ -122,7 +119,7 @@
         ? M.fmt(S("plan_by_hex"), { n: num(n), res: a.hex_resolution })
         : M.fmt(S("plan_by_admin"), { n: num(n), level: a.admin_level });
       out.push(el("p", "note", areasText));
-      if (requestedBy === "admin_area" && a.areas_kind === "hex") {
+      if (requestedBy && requestedBy !== a.areas_kind) {  /* admin areas asked, none loaded */
         out.push(el("p", "note", S("plan_no_admin_areas")));
       }
       if (a.outside && a.outside.road_length_m > 0) {

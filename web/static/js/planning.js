@@ -3,7 +3,8 @@
  * the gap layer, a choropleth of areas and a table, and said in words. A tap on the map
  * shows the area reachable from that point (isochrone), or builds a "what if" scenario:
  * close this road, add an office here, close this office; the scenario's difference from
- * the baseline is drawn and counted. Drawing: js/planning-draw.js; words: js/planning-text.js.
+ * the baseline is drawn and counted. Drawing: js/planning-draw.js; words: js/planning-text.js,
+ * both loaded when the first analysis or scenario needs them.
  * State for tests on body: data-coverage-state, data-suggest-state, data-scenario-state,
  * data-iso-state, data-pick-state ("loading", "done", "error"; "none" for a tap on no road).
  */
@@ -19,12 +20,33 @@
   SIGAP.pages.planning = function (M) {
     var d = M.data();
     var S = M.S;
-    var T = SIGAP.planning.text(M);
-    var D = SIGAP.planning.draw(M, T);
+    /* the words (T) and the drawing (D) arrive with the first analysis or scenario */
+    var T = null;
+    var D = null;
+    var queue = [];
+    function withModules(fn) {
+      if (D) { fn(); return; }
+      queue.push(fn);
+      if (queue.length > 1) { return; }
+      var urls = d.planning.scripts;
+      var have = function () {
+        var P = SIGAP.planning || {};
+        return Boolean(P.text && P.draw);
+      };
+      var done = function () {
+        if (D) { return; }
+        T = SIGAP.planning.text(M);
+        D = SIGAP.planning.draw(M, T);
+        queue.splice(0).forEach(function (f) { f(); });
+      };
+      M.loadScript(urls.text, have, done);
+      M.loadScript(urls.draw, have, done);
+    }
     var api = d.planning.api;
     var body = document.body;
     var m = M.map();
     function $(id) { return document.getElementById(id); }
+    function categoryLabel(code) { return d.planning.categoryLabels[code] || code; }
 
     /* --- offices (all, or those of the analysed category) and administrative areas --- */
     var cluster = M.layer(d.names.clusters.offices);
@@ -61,7 +83,7 @@
     }
     function request() {
       return { category: categorySelect.value, mode: M.checkedMode(), minutes: minutesSelect.value,
-        by: radio("by") || "admin_area" };
+        by: radio("by") };
     }
     function query(obj) { return new URLSearchParams(obj).toString(); }
     function keyOf(req) { return [req.category, req.mode, req.minutes, req.by].join("|"); }
@@ -117,8 +139,9 @@
       return text;
     }
 
-    /* --- the analysis: coverage, the sites, the scenario; all three in parallel --- */
-    function analyse() {
+    /* --- the analysis: the coverage first, then the sites and the scenario --- */
+    function analyse() { withModules(analyseNow); }
+    function analyseNow() {
       var req = request();
       state.key = keyOf(req);
       state.request = req;
@@ -136,13 +159,14 @@
         showOffices(a.category);
         render();
         body.dataset.coverageState = "done";
+        /* then the sites and the scenario, which reuse the baseline the server just built */
+        suggest();
+        if (hasScenario()) { runScenario(); }
       }).catch(function (err) {
         if (mine !== seq.coverage) { return; }
         $("analysis").removeAttribute("aria-busy");
         failed("coverage", err);
       });
-      suggest();
-      if (hasScenario()) { runScenario(); }
     }
     function count() { return countInput.value.trim(); }
     function suggest() {
@@ -238,7 +262,7 @@
         before: T.pct(sc.baseline.summary.share_length_beyond),
         after: T.pct(sc.result.summary.share_length_beyond)
       }) : T.headline(a, a.summary);
-      var sub = T.choiceLine(a);
+      var sub = sc ? S("plan_with_scenario") + " · " + T.choiceLine(a) : T.choiceLine(a);
       var head = M.el("p", "headline", main);
       M.setResult([head, M.el("p", null, sub)]);
       M.peek(main, sub, "answer");
@@ -319,7 +343,8 @@
     });
 
     /* --- the scenario: its items, in the panel and on the map --- */
-    function scenarioChanged() {
+    function scenarioChanged() { withModules(scenarioChangedNow); }
+    function scenarioChangedNow() {
       scenario.version++;
       var list = $("scenario-list");
       list.textContent = "";
@@ -365,7 +390,7 @@
     }
     function toggleOffice(o) {
       if (!state.request || o[officeSpec.classField] !== request().category) {
-        M.say(M.fmt(S("plan_not_this_category"), { category: T.categoryLabel(request().category) }), true);
+        M.say(M.fmt(S("plan_not_this_category"), { category: categoryLabel(request().category) }), true);
         return;
       }
       var i = scenario.remove.map(function (x) { return x.id; }).indexOf(o.id);
@@ -434,7 +459,7 @@
         if (dist <= PICK_PX * 2 && (!best || dist < best.dist)) { best = { dist: dist, o: o }; }
       });
       if (best) { toggleOffice(best.o); } else {
-        M.say(M.fmt(S("plan_tap_an_office"), { category: T.categoryLabel(request().category) }), true);
+        M.say(M.fmt(S("plan_tap_an_office"), { category: categoryLabel(request().category) }), true);
       }
     }
     cluster.on("click", function (e) {
