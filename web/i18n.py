@@ -120,7 +120,7 @@ def planning_js_strings() -> dict[str, str]:
         "plan_nodes_beyond": gettext(
             "%(beyond)s of %(total)s road junctions (%(share)s) are beyond T."
         ),
-        "plan_nodes_unreachable": gettext("%(n)s junctions cannot reach any office at all."),
+        "plan_nodes_unreachable": gettext("Junctions that cannot reach any office at all: %(n)s."),
         "plan_people_beyond": gettext(
             "About %(beyond)s of %(total)s people live beyond T (population spread along "
             "residential roads)."
@@ -128,14 +128,10 @@ def planning_js_strings() -> dict[str, str]:
         "plan_no_facilities": gettext(
             "There is no office of this kind in the data: every road is beyond T."
         ),
-        "plan_facilities": gettext(
-            "%(n)s offices of this kind, %(on)s of them on the road network."
-        ),
-        "plan_off_network": gettext(
-            "%(n)s offices are too far from any road of this mode and are left out."
-        ),
-        "plan_by_hex": gettext("Per hexagon: %(n)s hexagons (H3 resolution %(res)s)."),
-        "plan_by_admin": gettext("Per administrative area: %(n)s areas (level %(level)s)."),
+        "plan_facilities": gettext("Offices of this kind: %(n)s (%(on)s on the road network)."),
+        "plan_off_network": gettext("Offices too far from any road of this mode, left out: %(n)s."),
+        "plan_by_hex": gettext("Per hexagon (H3 resolution %(res)s): %(n)s."),
+        "plan_by_admin": gettext("Per administrative area (level %(level)s): %(n)s."),
         "plan_no_admin_areas": gettext("No administrative areas are loaded, so hexagons are used."),
         "plan_outside": gettext(
             "%(total)s of road lies outside every area (%(beyond)s of it beyond T)."
@@ -144,16 +140,14 @@ def planning_js_strings() -> dict[str, str]:
             "With the scenario: %(before)s → %(after)s of roads beyond T (%(change)s)."
         ),
         "plan_scenario_peek": gettext("%(before)s → %(after)s beyond T"),
-        "plan_scenario_caption": gettext("Baseline, scenario and change"),
-        "plan_baseline": gettext("Now"),
         "plan_with_scenario": gettext("Scenario"),
-        "plan_change": gettext("Change"),
+        "plan_compare": gettext("%(before)s → %(after)s (%(change)s)"),
         "plan_share_beyond": gettext("Roads beyond T"),
         "plan_road_beyond": gettext("Road length beyond T"),
         "plan_nodes": gettext("Junctions beyond T"),
         "plan_unreachable": gettext("Junctions with no office"),
         "plan_people": gettext("People beyond T"),
-        "plan_areas_changed": gettext("%(n)s areas change."),
+        "plan_areas_changed": gettext("Areas that change: %(n)s."),
         "plan_col_area": gettext("Area"),
         "plan_col_road_km": gettext("Roads (km)"),
         "plan_col_beyond_km": gettext("Beyond T (km)"),
@@ -163,16 +157,16 @@ def planning_js_strings() -> dict[str, str]:
         "plan_col_access": gettext("Accessibility (%(unit)s)"),
         "plan_access_road": gettext("office capacity per km of road"),
         "plan_access_people": gettext("office capacity per 1,000 people"),
-        "plan_table_caption": gettext("%(n)s areas, the most uncovered first."),
+        "plan_table_caption": gettext("Areas: %(n)s, the most uncovered first."),
         "plan_table_caption_scenario": gettext(
-            "%(n)s areas with the scenario, the most uncovered first."
+            "Areas with the scenario: %(n)s, the most uncovered first."
         ),
         "plan_show_area": gettext("Show %(name)s on the map"),
         "plan_site_covers": gettext("newly covers %(km)s of road (%(share)s)"),
         "plan_site_people": gettext("about %(n)s people"),
         "plan_site_after": gettext("then %(share)s beyond T"),
         "plan_sites_intro": gettext(
-            "%(n)s new sites would bring the roads beyond T from %(before)s to %(after)s."
+            "New sites suggested: %(n)s. Roads beyond T: %(before)s → %(after)s."
         ),
         "plan_sites_fewer": gettext("Fewer sites than asked for would newly cover anything."),
         "plan_sites_loading": gettext("Looking for the best new sites..."),

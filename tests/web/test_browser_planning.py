@@ -327,7 +327,12 @@ def test_planning_map_recomputes_draws_and_shows_a_scenario(on, live_server, rou
     _collapse(w, size)
     _fit_to_areas(w)
     w.page.mouse.move(0, 0)
-    shot(w, f"planning-{size}")
+    if not _compact(size):  # the side panel shows the scenario's figures
+        w.page.locator("#scenario").evaluate(
+            "e => { const b = document.getElementById('sheet-body');"
+            " b.scrollTop += e.getBoundingClientRect().top - b.getBoundingClientRect().top; }"
+        )
+    shot(w, f"planning-analysis-{size}")
 
     # a tapped road closed: the road under the finger, as PostGIS finds it
     _expand(w, size)

@@ -132,13 +132,8 @@
       return box;
     }
 
-    /* --- the scenario against the baseline: a small table and a headline --- */
-    function compareRow(label, before, after, change, cls) {
-      var tr = el("tr", cls);
-      tr.appendChild(el("th", null, label)).setAttribute("scope", "row");
-      [before, after, change].forEach(function (v) { tr.appendChild(el("td", null, v)); });
-      return tr;
-    }
+    /* --- the scenario against the baseline: a headline, then each measure as
+     * "now → with the scenario (change)" --- */
     function scenarioNodes(sc) {
       var b = sc.baseline.summary;
       var r = sc.result.summary;
@@ -148,30 +143,24 @@
         before: pct(b.share_length_beyond), after: pct(r.share_length_beyond),
         change: points(c.share_length_beyond)
       })));
-      var table = el("table", "plan-compare");
-      table.appendChild(el("caption", "visually-hidden", S("plan_scenario_caption")));
-      var head = el("tr");
-      ["", S("plan_baseline"), S("plan_with_scenario"), S("plan_change")].forEach(function (h) {
-        head.appendChild(el("th", null, h)).setAttribute("scope", "col");
-      });
-      table.appendChild(el("thead")).appendChild(head);
-      var body = el("tbody");
-      body.appendChild(compareRow(S("plan_share_beyond"), pct(b.share_length_beyond),
-        pct(r.share_length_beyond), points(c.share_length_beyond)));
-      body.appendChild(compareRow(S("plan_road_beyond"), km(b.road_length_beyond_m),
-        km(r.road_length_beyond_m), signedKm(c.road_length_beyond_m)));
-      body.appendChild(compareRow(S("plan_nodes"), num(b.nodes_beyond), num(r.nodes_beyond),
-        signedNum(c.nodes_beyond, 0)));
-      body.appendChild(compareRow(S("plan_unreachable"), num(b.nodes_unreachable),
-        num(r.nodes_unreachable), signedNum(c.nodes_unreachable, 0)));
-      if (hasPeople(b)) {
-        body.appendChild(compareRow(S("plan_people"), num(b.population_beyond),
-          num(r.population_beyond), signedNum(c.population_beyond, 0)));
+      var dl = el("dl", "plan-compare");
+      function row(label, before, after, change) {
+        dl.appendChild(el("dt", null, label));
+        dl.appendChild(el("dd", null, M.fmt(S("plan_compare"), { before: before, after: after, change: change })));
       }
-      table.appendChild(body);
-      box.appendChild(table);
-      var changed = sc.change.areas.length;
-      box.appendChild(el("p", "note", M.fmt(S("plan_areas_changed"), { n: num(changed) })));
+      row(S("plan_share_beyond"), pct(b.share_length_beyond), pct(r.share_length_beyond),
+        points(c.share_length_beyond));
+      row(S("plan_road_beyond"), km(b.road_length_beyond_m), km(r.road_length_beyond_m),
+        signedKm(c.road_length_beyond_m));
+      row(S("plan_nodes"), num(b.nodes_beyond), num(r.nodes_beyond), signedNum(c.nodes_beyond, 0));
+      row(S("plan_unreachable"), num(b.nodes_unreachable), num(r.nodes_unreachable),
+        signedNum(c.nodes_unreachable, 0));
+      if (hasPeople(b)) {
+        row(S("plan_people"), num(b.population_beyond), num(r.population_beyond),
+          signedNum(c.population_beyond, 0));
+      }
+      box.appendChild(dl);
+      box.appendChild(el("p", "note", M.fmt(S("plan_areas_changed"), { n: num(sc.change.areas.length) })));
       return box;
     }
 
