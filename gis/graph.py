@@ -1,9 +1,9 @@
-"""The graph of one travel mode: CSR adjacency arrays, and the per-mode query structure.
+"""The graph of one travel mode as queries use it: :class:`ModeGraph`.
 
-Nodes are the distinct ``u``/``v`` of ``road_segment`` (OSM node ids), numbered 0..N-1. Each
-segment the mode may pass gives an entry ``u -> v`` and, unless ``oneway`` binds the mode, an
-entry ``v -> u`` (:func:`mode_csr`); parallel entries keep the cheapest. Each entry carries a
-*segment code*: the segment index ``e`` when travelled ``u -> v``, ``~e`` when ``v -> u``.
+Nodes are the distinct ``u``/``v`` of ``road_segment`` (OSM node ids), numbered 0..N-1; the
+adjacency is CSR arrays (:mod:`gis.csr`, whose names are importable from here too): an entry
+per direction a mode may travel a segment, each with its *segment code* (``e`` for
+``u -> v``, ``~e`` for ``v -> u``).
 
 A point on a segment (:class:`gis.snapping.Snap`) is not a node. A traveller there may move
 to ``v`` (always) and to ``u`` (unless ``oneway`` binds the mode), each for the share of the
@@ -13,7 +13,15 @@ segment's cost that lies between (:meth:`ModeGraph.exits`); a facility there is 
 of a one-way segment *is* at that node.
 
 :class:`ModeGraph` holds what a query needs for one mode (adjacency, costs, the snapping grid);
-:meth:`ModeGraph.without` gives the same network with some segments closed (what-if analyses).
+:meth:`ModeGraph.without` gives the same network with some segments closed (what-if analyses),
+:meth:`ModeGraph.with_costs` the same network with other travel times (road conditions changed
+while the server runs, :mod:`gis.live`).
+
+The *main component* of a mode is its largest strongly connected component
+(:func:`largest_component`); a segment belongs to it when both its ends do
+(:meth:`ModeGraph.in_main`). A facility whose nearest segment lies on a fragment cut off from
+it also joins the network on the nearest segment of the main component
+(:meth:`ModeGraph.locate_main`, :mod:`gis.tables`), as OSRM does.
 """
 
 from __future__ import annotations
@@ -25,108 +33,39 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 from scipy.sparse import csr_array
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import dijkstra
 
 from gis.costs import PROFILES
+from gis.csr import (
+    LAST_HOP,
+    NO_HOP,
+    csr_from_rows,
+    csr_graph,
+    largest_component,
+    mode_csr,
+    next_hop_codes,
+)
 from gis.errors import UnprocessableError
 from gis.snapping import SNAP_LIMIT_M, LocalProjection, Snap, SnapGrid, haversine_m
 
-#: ``code`` of a node with no next hop towards a facility (none is reachable).
-NO_HOP = np.iinfo(np.int32).min
-#: ``code`` of a node whose next hop is the last one: along the facility's own segment to the
-#: facility's point on it.
-LAST_HOP = NO_HOP + 1
+__all__ = [
+    "LAST_HOP",
+    "NO_HOP",
+    "PATCH_MOST",
+    "ModeGraph",
+    "csr_graph",
+    "largest_component",
+    "mode_csr",
+    "next_hop_codes",
+    "reverse_graph",
+]
 
-
-def mode_csr(
-    n_nodes: int, edge_u: np.ndarray, edge_v: np.ndarray, cost_s: np.ndarray, oneway: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Build the forward adjacency of one mode as CSR arrays.
-
-    Each passable segment gives ``u -> v``, and ``v -> u`` unless ``oneway`` is true for it.
-    Parallel edges keep the cheapest; self-loops are dropped (never on a shortest path).
-
-    Parameters
-    ----------
-    n_nodes : int
-        Number of nodes.
-    edge_u, edge_v : ndarray of int
-        End nodes of each segment.
-    cost_s : ndarray of float
-        Travel time of each segment (seconds); NaN where the mode may not pass.
-    oneway : ndarray of bool
-        Whether each segment may only be travelled ``u -> v`` by this mode.
-
-    Returns
-    -------
-    indptr : ndarray, int32 or int64 [n_nodes + 1]
-        Row pointers.
-    indices : ndarray, int32
-        Head node of each entry, sorted within each row.
-    weight : ndarray, float64
-        Travel time of each entry in seconds.
-    edge : ndarray, int32
-        Segment code of each entry: ``e`` when travelled ``u -> v``, ``~e`` when ``v -> u``.
-    """
-    ok = ~np.isnan(cost_s) & (edge_u != edge_v)
-    e = np.flatnonzero(ok)
-    two = e[~oneway[e]]
-    rows = np.concatenate([edge_u[e], edge_v[two]])
-    cols = np.concatenate([edge_v[e], edge_u[two]])
-    weight = np.concatenate([cost_s[e], cost_s[two]])
-    code = np.concatenate([e, ~two]).astype(np.int32)
-    order = np.lexsort((weight, cols, rows))
-    rows, cols, weight, code = rows[order], cols[order], weight[order], code[order]
-    keep = np.ones(len(rows), dtype=bool)
-    keep[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    rows, cols, weight, code = rows[keep], cols[keep], weight[keep], code[keep]
-    return _csr_from_rows(n_nodes, rows, cols.astype(np.int32), weight.astype(np.float64), code)
-
-
-def _csr_from_rows(n_nodes: int, rows, cols, weight, code):
-    counts = np.bincount(rows, minlength=n_nodes)
-    itype = np.int32 if len(rows) < 2**31 else np.int64
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(itype)
-    return indptr, cols, weight, code
-
-
-def csr_graph(indptr: np.ndarray, indices: np.ndarray, weight: np.ndarray) -> csr_array:
-    """Wrap CSR arrays as a scipy graph, without copying them.
-
-    Parameters
-    ----------
-    indptr, indices, weight : ndarray
-        CSR arrays as made by :func:`mode_csr`.
-
-    Returns
-    -------
-    csr_array
-        A square ``N x N`` sparse matrix; entry ``(a, b)`` is the travel time of ``a -> b``.
-    """
-    n = len(indptr) - 1
-    return csr_array((weight, indices, indptr), shape=(n, n), copy=False)
-
-
-def largest_component(graph: csr_array) -> np.ndarray:
-    """Find the nodes of the largest strongly connected component that has an edge.
-
-    Parameters
-    ----------
-    graph : csr_array
-        A mode's forward graph.
-
-    Returns
-    -------
-    ndarray of bool [N]
-        True for the nodes of that component.
-    """
-    n = graph.shape[0]
-    if graph.nnz == 0:
-        return np.zeros(n, dtype=bool)
-    _, labels = connected_components(graph, directed=True, connection="strong")
-    has_edge = (np.diff(graph.indptr) > 0) | (np.bincount(graph.indices, minlength=n) > 0)
-    sizes = np.bincount(labels[has_edge])
-    return (labels == int(np.argmax(sizes))) & has_edge
+#: Per-graph values computed on first use; a derived graph (:meth:`ModeGraph.without`,
+#: :meth:`ModeGraph.with_costs`) starts without them.
+_DERIVED = ("_rows", "_main", "_main_mask")
+#: :meth:`ModeGraph.with_costs` patches the adjacency for at most this many changed segments
+#: (more: it is rebuilt, one vectorised pass).
+PATCH_MOST = 64
 
 
 def reverse_graph(graph: ModeGraph | csr_array) -> csr_array:
@@ -148,40 +87,6 @@ def reverse_graph(graph: ModeGraph | csr_array) -> csr_array:
     """
     g = graph.graph if isinstance(graph, ModeGraph) else graph
     return g.T.tocsr()
-
-
-def next_hop_codes(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    edge: np.ndarray,
-    next_node: np.ndarray,
-    rows: np.ndarray | None = None,
-) -> np.ndarray:
-    """Give the segment code of each node's next hop ``n -> next_node[n]``.
-
-    One vectorised pass over the forward adjacency: the entry is unique because parallel
-    edges were merged.
-
-    Parameters
-    ----------
-    indptr, indices, edge : ndarray
-        The forward adjacency (:func:`mode_csr`).
-    next_node : ndarray of int [N]
-        The next node of each node (anything that is not a node, e.g. -9999: none).
-    rows : ndarray of int, optional
-        The row (tail node) of each entry, when the caller has it (:attr:`ModeGraph.rows`).
-
-    Returns
-    -------
-    ndarray of int32 [N]
-        Segment code of the hop (as in :func:`mode_csr`), :data:`NO_HOP` where there is none.
-    """
-    n = len(indptr) - 1
-    row = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr)) if rows is None else rows
-    hit = indices == next_node[row]
-    code = np.full(n, NO_HOP, np.int32)
-    code[row[hit]] = edge[hit]
-    return code
 
 
 class ModeGraph:
@@ -258,6 +163,60 @@ class ModeGraph:
         itype = np.int32 if len(self.lonlat) < 2**31 else np.int64
         piece = (first + np.arange(total)).astype(itype)  # global index of a piece's 1st vertex
         self.grid = SnapGrid(self.xy, piece)
+        #: the costs the grid was built from: its segments are those with a finite cost here
+        self.grid_cost = self.cost
+
+    def _vertex_mask(self, edges: np.ndarray) -> np.ndarray:
+        """Per vertex of the geometry: True for every vertex of the segments ``edges`` (mask)."""
+        mask = np.zeros(len(self.lonlat), dtype=bool)
+        e = np.flatnonzero(edges)
+        counts = (self.offsets[e + 1] - self.offsets[e]).astype(np.int64)
+        first = np.repeat(self.offsets[e] - np.cumsum(counts) + counts, counts)
+        mask[first + np.arange(int(counts.sum()))] = True
+        return mask
+
+    # the main component ----------------------------------------------------------------------
+    @property
+    def main_nodes(self) -> np.ndarray:
+        """Nodes of the mode's largest strongly connected component (computed once, kept)."""
+        main = self.__dict__.get("_main")
+        if main is None:
+            main = self.__dict__["_main"] = largest_component(self.graph)
+        return main
+
+    def in_main(self, e: int) -> bool:
+        """Tell whether segment ``e`` lies in the main component (both its ends do)."""
+        main = self.main_nodes
+        return bool(main[int(self.edge_u[e])] and main[int(self.edge_v[e])])
+
+    def _main_skip(self) -> np.ndarray:
+        """Snapping mask that leaves only the passable segments of the main component."""
+        skip = self.__dict__.get("_main_mask")
+        if skip is None:
+            main = self.main_nodes
+            outside = ~(main[np.asarray(self.edge_u)] & main[np.asarray(self.edge_v)])
+            skip = self._vertex_mask(outside)
+            if self.skip is not None:
+                skip |= self.skip
+            self.__dict__["_main_mask"] = skip
+        return skip
+
+    def locate_main(self, lat: float, lon: float, limit_m: float = SNAP_LIMIT_M) -> Snap | None:
+        """Snap like :meth:`locate`, to the main component's segments only.
+
+        Parameters
+        ----------
+        lat, lon : float
+            The point (degrees).
+        limit_m : float
+            Farthest the road may be (metres).
+
+        Returns
+        -------
+        Snap or None
+            The road point, or None when no segment of the main component is that near.
+        """
+        return self._locate(lat, lon, limit_m, self._main_skip())
 
     @property
     def n_nodes(self) -> int:
@@ -293,13 +252,14 @@ class ModeGraph:
         ids = frozenset(int(i) for i in segment_ids) | self.closed
         closed = np.isin(np.asarray(self.edge_id), np.fromiter(ids, np.int64, len(ids)))
         g = copy.copy(self)
-        g.__dict__.pop("_rows", None)
+        for key in _DERIVED:
+            g.__dict__.pop(key, None)
         g.closed = ids
         g.lock = threading.Lock()
         seg = np.where(self.edge >= 0, self.edge, ~np.asarray(self.edge))
         keep = ~closed[seg]
         rows = self.rows[keep]
-        g.indptr, g.indices, g.weight, g.edge = _csr_from_rows(
+        g.indptr, g.indices, g.weight, g.edge = csr_from_rows(
             self.n_nodes,
             rows,
             np.asarray(self.indices)[keep],
@@ -308,15 +268,126 @@ class ModeGraph:
         )
         g.graph = csr_graph(g.indptr, g.indices, g.weight)
         g.cost = np.where(closed, np.nan, self.cost)
-        skip = np.zeros(len(self.lonlat), dtype=bool)
+        skip = self._vertex_mask(closed)
         if self.skip is not None:
             skip |= self.skip
-        e = np.flatnonzero(closed)
-        counts = (self.offsets[e + 1] - self.offsets[e]).astype(np.int64)
-        first = np.repeat(self.offsets[e] - np.cumsum(counts) + counts, counts)
-        skip[first + np.arange(int(counts.sum()))] = True
         g.skip = skip
         return g
+
+    def with_costs(self, cost_s: np.ndarray) -> ModeGraph:
+        """Give this network with other travel times per segment (road conditions changed).
+
+        The adjacency is rebuilt (:func:`mode_csr`); the snapping grid is shared when every
+        passable segment is already in it (segments that became impassable are masked), and
+        rebuilt otherwise. The main component is kept when the same segments are passable.
+
+        Parameters
+        ----------
+        cost_s : ndarray of float [E]
+            Seconds per segment for this mode (NaN: impassable), e.g. the cache's
+            ``edge_cost_<mode>`` with some entries changed.
+
+        Returns
+        -------
+        ModeGraph
+            A new graph; this one is unchanged.
+        """
+        cost = np.asarray(cost_s, dtype=np.float64)
+        g = copy.copy(self)
+        for key in _DERIVED:
+            g.__dict__.pop(key, None)
+        g.lock = threading.Lock()
+        patched = self._patched_csr(cost)
+        if patched is None:
+            oneway = np.asarray(self.edge_oneway) if self.oneway else np.zeros(len(cost), bool)
+            patched = mode_csr(
+                self.n_nodes, np.asarray(self.edge_u), np.asarray(self.edge_v), cost, oneway
+            )
+        g.indptr, g.indices, g.weight, g.edge = patched
+        g.graph = csr_graph(g.indptr, g.indices, g.weight)
+        g.cost = cost
+        passable = ~np.isnan(cost)
+        in_grid = ~np.isnan(np.asarray(self.grid_cost))
+        if (passable & ~in_grid).any():
+            g.skip = None
+            g._build_snap_index()
+        else:
+            closed = in_grid & ~passable
+            g.skip = self._vertex_mask(closed) if closed.any() else None
+        if "_main" in self.__dict__ and self._same_main(g):
+            g.__dict__["_main"] = self.__dict__["_main"]
+        return g
+
+    def _same_main(self, g: ModeGraph) -> bool:
+        """Tell cheaply whether ``g`` (this graph, other costs) has the same main component.
+
+        True when the same segments pass, or when some only closed and each closed entry
+        ``a -> b`` of the main component can still be bypassed (``b`` stays reachable from
+        ``a``, found by a short bounded search: then every cycle through it can be rerouted).
+        """
+        was = ~np.isnan(np.asarray(self.cost))
+        now = ~np.isnan(np.asarray(g.cost))
+        if (now & ~was).any():
+            return False  # opened: the main component may grow
+        closed = np.flatnonzero(was & ~now)
+        if len(closed) > PATCH_MOST:
+            return False
+        main = self.main_nodes
+        for e in closed.tolist():
+            u, v = int(self.edge_u[e]), int(self.edge_v[e])
+            if u == v or not (main[u] and main[v]):
+                continue  # not in the main component: its removal cannot split it
+            for a, b in [(u, v)] if self.binds_oneway(e) else [(u, v), (v, u)]:
+                limit = 60.0 + 10.0 * float(self.cost[e])
+                reach = dijkstra(g.graph, directed=True, indices=a, limit=limit)
+                if not np.isfinite(reach[b]):
+                    return False
+        return True
+
+    def _patched_csr(self, cost: np.ndarray):
+        """Give the adjacency for ``cost`` by patching this one, or None to rebuild it.
+
+        A few changed segments (at most :data:`PATCH_MOST`) with no parallel segment: their
+        entries get the new weight, or are dropped when the segment closes. A segment that
+        opens, or one with a parallel twin (the merge keeps the cheaper), needs a rebuild.
+        """
+        old = np.asarray(self.cost)
+        changed = np.flatnonzero(~((old == cost) | (np.isnan(old) & np.isnan(cost))))
+        if len(changed) > PATCH_MOST:
+            return None
+        eu, ev = np.asarray(self.edge_u), np.asarray(self.edge_v)
+        indptr, indices = self.indptr, self.indices
+        weight = np.array(self.weight, dtype=np.float64)
+        drop = []
+        for e in changed.tolist():
+            u, v = int(eu[e]), int(ev[e])
+            if u == v:
+                continue  # a loop has no entry
+            if np.count_nonzero(((eu == u) & (ev == v)) | ((eu == v) & (ev == u))) > 1:
+                return None
+            ways = [(u, v)] if self.binds_oneway(e) else [(u, v), (v, u)]
+            for a, b in ways:
+                lo, hi = int(indptr[a]), int(indptr[a + 1])
+                j = lo + int(np.searchsorted(indices[lo:hi], b))
+                found = j < hi and int(indices[j]) == b
+                if not found:
+                    if not np.isnan(cost[e]):
+                        return None  # opens: a new entry
+                elif np.isnan(cost[e]):
+                    drop.append(j)
+                else:
+                    weight[j] = cost[e]
+        if not drop:
+            return indptr, indices, weight, self.edge
+        keep = np.ones(len(weight), dtype=bool)
+        keep[drop] = False
+        return csr_from_rows(
+            self.n_nodes,
+            self.rows[keep],
+            np.asarray(indices)[keep],
+            weight[keep],
+            np.asarray(self.edge)[keep],
+        )
 
     # snapping --------------------------------------------------------------------------------
     def snap(self, lat: float, lon: float, limit_m: float = SNAP_LIMIT_M) -> Snap:
@@ -363,10 +434,13 @@ class ModeGraph:
         Snap or None
             The road point, or None.
         """
+        return self._locate(lat, lon, limit_m, self.skip)
+
+    def _locate(self, lat: float, lon: float, limit_m: float, skip) -> Snap | None:
         proj = self.proj
         x = (lon - proj.lon0) * proj.kx
         y = (lat - proj.lat0) * proj.ky
-        found = self.grid.nearest_piece(x, y, limit_m, self.skip)
+        found = self.grid.nearest_piece(x, y, limit_m, skip)
         if found is None:
             return None
         _, g, s, px, py = found

@@ -38,6 +38,15 @@ The cache of a database is only trusted when its manifest matches on three count
 
 ``sigap ingest osm`` rebuilds after loading; anything else that changes roads or facilities
 calls :func:`build_network` (roads) or :func:`refresh_facilities` (facilities only).
+
+Road reports
+------------
+Staff change a segment's condition from a verified road report with
+:func:`set_road_condition` and undo it with :func:`restore_road_condition`
+(:mod:`gis.road_conditions`). Query processes apply such changes within a fraction of a second
+without a rebuild (:mod:`gis.live`); the build records the newest change it saw
+(``condition_seq`` in the manifest), and the owner's network keeper (:mod:`gis.network_keeper`,
+started by ``sigap serve``) writes the costs and rebuilds in the background.
 :func:`network_status` compares the manifest with the database, and :func:`rebuild_if_stale`
 rebuilds what differs. Query processes (:mod:`gis.routing`) check this on first use and then
 in a background thread, never on the request path.
@@ -85,8 +94,9 @@ from gis.network_data import (
     transaction,
     write_costs,
 )
+from gis.road_conditions import condition_seq, restore_road_condition, set_road_condition
 from gis.snapping import SNAP_LIMIT_M, LocalProjection, projected_geometry
-from gis.tables import nearest_facility_tables
+from gis.tables import facility_lonlat, nearest_facility_tables
 from layers.vocab import FACILITY_CATEGORIES
 
 logger = logging.getLogger(__name__)
@@ -121,6 +131,8 @@ __all__ = [
     "rebuild_if_built",
     "rebuild_if_stale",
     "refresh_facilities",
+    "restore_road_condition",
+    "set_road_condition",
     "write_cache",
 ]
 
@@ -202,7 +214,7 @@ def _add_tables(arrays: dict, meta: dict, graph: ModeGraph, cats: dict, bar=None
     """Compute the tables of every category for ``graph``'s mode into ``arrays``."""
     reverse = reverse_graph(graph)
     for cat, facs in cats.items():
-        tables = nearest_facility_tables(graph, _facility_lonlat(facs), reverse=reverse)
+        tables = nearest_facility_tables(graph, facility_lonlat(facs), reverse=reverse)
         arrays.update(tables.to_arrays(f"{graph.mode}.{cat}"))
         _note_off_network(meta, graph.mode, cat, facs, tables.fac_edge)
         if bar is not None:
@@ -222,10 +234,6 @@ def _note_off_network(meta: dict, mode: str, cat: str, facs: list[dict], fac_edg
             mode,
             off[:10],
         )
-
-
-def _facility_lonlat(facs: list[dict]) -> np.ndarray:
-    return np.array([[f["lon"], f["lat"]] for f in facs], dtype=float).reshape(-1, 2)
 
 
 def _disable(progress: bool | None) -> bool | None:
@@ -337,6 +345,7 @@ def build_network(
         with transaction(url, repeatable=True) as cur:
             cur.execute("LOCK TABLE road_segment IN SHARE ROW EXCLUSIVE MODE")
             stamps = database_stamps(cur)
+            seq = condition_seq(cur)
             seg = read_segments(cur)
             facilities = read_facilities(cur)
             if previous and not roads_changed(previous, stamps):
@@ -350,7 +359,7 @@ def build_network(
             }
             updated = write_costs(cur, seg.id, {m: costs[m] for m in wanted})
         net = build_arrays(seg, costs, facilities, progress=progress)
-        manifest = write_cache(root, net, {"stamps": stamps})
+        manifest = write_cache(root, net, {"stamps": stamps, "condition_seq": seq})
     report = BuildReport(
         root=root,
         version=manifest["version"],

@@ -36,8 +36,9 @@ from gis.errors import NotFoundError
 from gis.snapping import SNAP_LIMIT_M, LocalProjection
 
 #: Cache format; bump when the array layout or the code of the cost model changes, so old
-#: caches are rebuilt. 5: facilities join the network on segments (virtual nodes).
-CACHE_FORMAT = 5
+#: caches are rebuilt. 5: facilities join the network on segments (virtual nodes). 6: a
+#: second road point for facilities on cut-off fragments (``fac2_*``), ``condition_seq``.
+CACHE_FORMAT = 6
 #: The manifest's file name.
 MANIFEST = "current.json"
 

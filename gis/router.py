@@ -14,6 +14,9 @@ allowed (one-way) and shortest.
 * ``k = 1``: the precomputed nearest-facility table (:mod:`gis.tables`) gives, for both ends
   of the origin's segment, the time to the nearest facility and the next hop; the route is the
   chain of next hops, ending with the part of the facility's segment. O(route length).
+  A facility on a fragment cut off from the main component also has a road point on the main
+  component (:mod:`gis.tables`): a route ends at whichever point it reaches first, and
+  ``facility_snap`` is that point.
 * ``k > 1``: a bounded Dijkstra from the origin (:func:`gis.reach.bounded_dijkstra`), widened
   until ``k`` facilities are within its limit; each facility's time is the best of its entries.
 * Isochrones: the same bounded Dijkstra, and :func:`gis.reach.reach_polygon`.
@@ -36,7 +39,7 @@ from gis.graph import LAST_HOP, NO_HOP, ModeGraph
 from gis.network_cache import Network
 from gis.reach import BoundedSearch, bounded_dijkstra, reach_polygon
 from gis.snapping import Snap
-from gis.tables import FacilityTables
+from gis.tables import FacilityTables, Point
 from layers.registry import facility_layers
 
 
@@ -59,9 +62,60 @@ class Router:
         self.edge_u = a["edge_u"]
         self.edge_v = a["edge_v"]
         self._modes: dict[str, ModeGraph] = {}
+        #: the graphs of the cache as built (shared with replaced routers)
+        self._base: dict[str, ModeGraph] = {}
         self._tables: dict[tuple[str, str], FacilityTables] = {}
-        self._entries: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
+        self._entries: dict[tuple[str, str], list[tuple[np.ndarray, ...]]] = {}
         self._lock = threading.Lock()
+
+    def replaced(
+        self, graphs: dict[str, ModeGraph], tables: dict[tuple[str, str], FacilityTables]
+    ) -> Router:
+        """Give a router over the same cache with some graphs and tables replaced.
+
+        Road conditions changed while the process runs (:mod:`gis.live`); this router is
+        left as it was, and the new one shares everything else with it.
+
+        Parameters
+        ----------
+        graphs : dict of str to ModeGraph
+            Per mode, its new graph.
+        tables : dict of (str, str) to FacilityTables
+            Per ``(mode, category)``, its new tables.
+
+        Returns
+        -------
+        Router
+            The new router.
+        """
+        new = Router(self.net)
+        new._modes = {**self._modes, **graphs}
+        new._base = self._base
+        new._tables = {**self._tables, **tables}
+        return new
+
+    def base_graph(self, mode: str) -> ModeGraph:
+        """Give ``mode``'s graph as the cache holds it, before any live cost change.
+
+        Parameters
+        ----------
+        mode : str
+            A mode the cache holds.
+
+        Returns
+        -------
+        ModeGraph
+            The graph (built once per process and shared by every router of this cache).
+        """
+        g = self._base.get(mode)
+        if g is None:
+            g = self._base.setdefault(mode, ModeGraph.from_network(self.net, mode))
+        return g
+
+    @property
+    def loaded_modes(self) -> list[str]:
+        """The modes whose graph this router has built so far."""
+        return list(self._modes)
 
     def mode_graph(self, mode: str) -> ModeGraph:
         """Give the query structure of ``mode`` (built once per process, on first use).
@@ -89,7 +143,7 @@ class Router:
                     if mode not in self.net.modes:
                         msg = f"The network has no '{mode}' mode; run 'sigap network build'."
                         raise NotFoundError(msg, param="mode")
-                    g = ModeGraph.from_network(self.net, mode)
+                    g = self.base_graph(mode)
                     self._modes[mode] = g
         return g
 
@@ -141,21 +195,26 @@ class Router:
             self._tables[key] = t
         return t
 
-    def _entry_arrays(self, g: ModeGraph, category: str) -> tuple[np.ndarray, ...]:
-        """Per facility: ``(u, cost from u, v, cost from v)``; inf where no entry."""
+    def _entry_arrays(self, g: ModeGraph, category: str) -> list[tuple[np.ndarray, ...]]:
+        """Give per road point (first, second) and facility ``(u, cost, v, cost)`` entries.
+
+        A cost is inf where there is no such entry.
+        """
         key = (g.mode, category)
         found = self._entries.get(key)
         if found is None:
             t = self.tables(g.mode, category)
             k = len(t.fac_edge)
-            out: tuple[np.ndarray, ...] = (np.zeros(k, np.int64), np.full(k, np.inf))
-            out += (np.zeros(k, np.int64), np.full(k, np.inf))
-            for i in np.flatnonzero(t.on_network):
-                ways = g.entries(int(t.fac_edge[i]), float(t.fac_fraction[i]))
-                for node, cost, from_u in ways:
-                    j = 0 if from_u else 2
-                    out[j][i], out[j + 1][i] = node, cost
-            found = self._entries[key] = out
+            found = []
+            for edges, fractions in ((t.fac_edge, t.fac_fraction), (t.fac2_edge, t.fac2_fraction)):
+                out: tuple[np.ndarray, ...] = (np.zeros(k, np.int64), np.full(k, np.inf))
+                out += (np.zeros(k, np.int64), np.full(k, np.inf))
+                for i in np.flatnonzero(np.asarray(edges) >= 0):
+                    for node, cost, from_u in g.entries(int(edges[i]), float(fractions[i])):
+                        j = 0 if from_u else 2
+                        out[j][i], out[j + 1][i] = node, cost
+                found.append(out)
+            self._entries[key] = found
         return found
 
     # building results ------------------------------------------------------------------------
@@ -164,15 +223,14 @@ class Router:
         snap: Snap,
         towards_v: bool,
         codes: list[int],
-        t: FacilityTables,
-        fac: int,
+        point: Point,
         from_u: bool,
     ) -> dict:
         """Geometry, segment ids and length of a route.
 
         Origin -> the end of the snapped segment (``v`` if ``towards_v``), the segments
-        ``codes`` (``e`` forward, ``~e`` backward), then along facility ``fac``'s segment from
-        its ``u`` (``from_u``) or ``v`` to the facility's road point.
+        ``codes`` (``e`` forward, ``~e`` backward), then along the segment of the facility's
+        road point ``point`` from its ``u`` (``from_u``) or ``v`` to that point.
         """
         e = snap.edge
         lo, hi = int(self.offsets[e]), int(self.offsets[e + 1])
@@ -189,7 +247,7 @@ class Router:
         for c, first, last in zip(codes, starts, stops, strict=True):
             # skip each segment's first vertex: it is the previous one's last
             idx.extend(range(first + 1, last) if c >= 0 else range(last - 2, first - 1, -1))
-        fe, fv, ft, flon, flat, _ = t.point(fac)
+        fe, fv, ft, flon, flat, _ = point
         flo, fhi = int(self.offsets[fe]), int(self.offsets[fe + 1])
         if from_u:
             idx.extend(range(flo + 1, flo + fv + 1))
@@ -211,11 +269,11 @@ class Router:
             ],
         }
 
-    def _direct_route(self, snap: Snap, t: FacilityTables, fac: int) -> dict:
-        """Give the piece of the origin's segment between the origin and facility ``fac``."""
+    def _direct_route(self, snap: Snap, point: Point) -> dict:
+        """Give the piece of the origin's segment between the origin and a road point on it."""
         e = snap.edge
         lo = int(self.offsets[e])
-        _, fv, ft, flon, flat, _ = t.point(fac)
+        _, fv, ft, flon, flat, _ = point
         if ft >= snap.fraction:
             idx = range(lo + snap.vertex + 1, lo + fv + 1)
         else:
@@ -230,10 +288,8 @@ class Router:
             "segment_ids": [int(self.edge_id[e])],
         }
 
-    def _result(
-        self, rank: int, fac: dict, time_s: float, route: dict, t: FacilityTables, i: int
-    ) -> dict:
-        e, _, fraction, lon, lat, snap_m = t.point(i)
+    def _result(self, rank: int, fac: dict, time_s: float, route: dict, point: Point) -> dict:
+        e, _, fraction, lon, lat, snap_m = point
         return {
             "rank": rank,
             "facility": fac,
@@ -280,9 +336,11 @@ class Router:
         Returns
         -------
         tuple or None
-            ``(travel_time_s, facility index, route)`` where ``route`` is
+            ``(travel_time_s, facility index, route, point)``: ``route`` is
             ``(exit, codes, from_u)`` for a route through the network, or None for the direct
-            piece of the origin's segment; None when no facility can be reached.
+            piece of the origin's segment; ``point`` is the facility's road point the route
+            ends at (:meth:`gis.tables.FacilityTables.points`). None when no facility can be
+            reached.
         """
         t = self.tables(mode, category)
         dist = t.dist_s
@@ -292,16 +350,16 @@ class Router:
             total = option[1] + float(dist[option[0]])
             if total < best_s:
                 best_s, start = total, option
-        direct = -1
-        on_edge = t.on_edge(snap.edge)
+        direct = None
+        on_edge = t.points_on_edge(snap.edge)
         if on_edge:
             g = self.mode_graph(mode)
-            for i in on_edge:
-                along = g.along_s(snap.edge, snap.fraction, t.point(i)[2])
+            for i, p in on_edge:
+                along = g.along_s(snap.edge, snap.fraction, p[2])
                 if along < best_s:
-                    best_s, direct = along, i
-        if direct >= 0:
-            return best_s, direct, None
+                    best_s, direct = along, (i, p)
+        if direct is not None:
+            return best_s, direct[0], None, direct[1]
         if start is None:
             return None
         node = start[0]
@@ -314,16 +372,24 @@ class Router:
             codes.append(c)
             node = int(edge_v[c]) if c >= 0 else int(edge_u[~c])
         fac = int(t.facility[start[0]])
-        return best_s, fac, (start, codes, self._enters_from_u(mode, t, fac, node))
+        point, from_u = self._last_hop(mode, t, fac, node)
+        return best_s, fac, (start, codes, from_u), point
 
-    def _enters_from_u(self, mode: str, t: FacilityTables, fac: int, node: int) -> bool:
-        """Whether the last hop into facility ``fac`` from ``node`` starts at its ``u``."""
-        e, _, fraction, _, _, _ = t.point(fac)
-        u, v = int(self.edge_u[e]), int(self.edge_v[e])
-        if u != v:
-            return node == u
-        ways = self.mode_graph(mode).entries(e, fraction)  # a loop: the cheaper way round
-        return min((w for w in ways if w[0] == node), key=lambda w: w[1])[2]
+    def _last_hop(self, mode: str, t: FacilityTables, fac: int, node: int) -> tuple[Point, bool]:
+        """Give the road point of facility ``fac`` entered from ``node``, and whether from ``u``.
+
+        With two road points (or a loop segment), the cheaper entry from ``node``.
+        """
+        points = t.points(fac)
+        if len(points) == 1:
+            e = points[0][0]
+            u, v = int(self.edge_u[e]), int(self.edge_v[e])
+            if u != v:
+                return points[0], node == u
+        g = self.mode_graph(mode)  # a loop, or two road points: the cheapest entry from node
+        ways = [(w[1], w[2], p) for p in points for w in g.entries(p[0], p[2]) if w[0] == node]
+        cost, from_u, point = min(ways, key=lambda w: w[0])
+        return point, from_u
 
     def rank_facilities(
         self, lat: float, lon: float, *, category: str, mode: str, k: int = 1
@@ -356,15 +422,14 @@ class Router:
                 "(the road network does not connect them)."
             )
             return out
-        time_s, fac, how = found
-        t = self.tables(mode, category)
+        time_s, fac, how, point = found
         if k == 1:
             if how is None:
-                route = self._direct_route(snap, t, fac)
+                route = self._direct_route(snap, point)
             else:
                 start, codes, from_u = how
-                route = self._route(snap, start[2], codes, t, fac, from_u)
-            out["results"].append(self._result(1, facs[fac], time_s, route, t, fac))
+                route = self._route(snap, start[2], codes, point, from_u)
+            out["results"].append(self._result(1, facs[fac], time_s, route, point))
             return out
         return self._k_nearest(g, snap, out, facs, category, time_s, k)
 
@@ -372,33 +437,44 @@ class Router:
         self, g: ModeGraph, snap: Snap, out: dict, facs: list, category: str, first_s, k: int
     ) -> dict:
         t = self.tables(g.mode, category)
-        u_node, u_cost, v_node, v_cost = self._entry_arrays(g, category)
+        slots = self._entry_arrays(g, category)  # first and second road points
         direct = np.full(len(facs), np.inf)
-        for i in t.on_edge(snap.edge):
-            direct[i] = g.along_s(snap.edge, snap.fraction, float(t.fac_fraction[i]))
+        direct_point: dict[int, Point] = {}
+        for i, p in t.points_on_edge(snap.edge):
+            along = g.along_s(snap.edge, snap.fraction, p[2])
+            if along < direct[i]:
+                direct[i], direct_point[i] = along, p
         limit = max(2.0 * first_s, first_s + 300.0)
         search: BoundedSearch | None = None
         for attempt in range(4):
             if attempt == 3:
                 limit = math.inf
             search = bounded_dijkstra(g, snap, limit)
-            via_u = search.time_s(u_node) + u_cost
-            via_v = search.time_s(v_node) + v_cost
-            times = np.minimum(np.minimum(via_u, via_v), direct)
+            # per facility: direct, then (slot 0 via u, via v, slot 1 via u, via v)
+            ways = [direct]
+            for u_node, u_cost, v_node, v_cost in slots:
+                ways += [search.time_s(u_node) + u_cost, search.time_s(v_node) + v_cost]
+            stacked = np.vstack(ways)
+            times = stacked.min(axis=0)
             if (times <= limit).sum() >= k or not math.isfinite(limit):
                 break
             limit *= 4
         assert search is not None
+        best_way = stacked.argmin(axis=0)
         order = [int(i) for i in np.argsort(times, kind="stable")[:k] if np.isfinite(times[i])]
         for rank, i in enumerate(order, start=1):
-            if direct[i] <= min(via_u[i], via_v[i]):
-                route = self._direct_route(snap, t, i)
+            way = int(best_way[i])
+            if way == 0:
+                point = direct_point[i]
+                route = self._direct_route(snap, point)
             else:
-                from_u = bool(via_u[i] <= via_v[i])
+                slot, from_u = divmod(way - 1, 2)[0], (way - 1) % 2 == 0
+                u_node, _, v_node, _ = slots[slot]
+                point = t.points(i)[slot]
                 nodes, exit_ = search.path(int(u_node[i] if from_u else v_node[i]))
                 codes = g.hop_codes(np.asarray(nodes, dtype=np.int64)).tolist()
-                route = self._route(snap, exit_[2], codes, t, i, from_u)
-            out["results"].append(self._result(rank, facs[i], float(times[i]), route, t, i))
+                route = self._route(snap, exit_[2], codes, point, from_u)
+            out["results"].append(self._result(rank, facs[i], float(times[i]), route, point))
         if len(order) < k:
             out["message"] = f"Only {len(order)} of the {k} asked for can be reached."
         return out

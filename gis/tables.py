@@ -14,6 +14,16 @@ every node, the time to the nearest facility, which facility that is, and the ne
 way: a segment code, or :data:`gis.graph.LAST_HOP` when the next hop is the part of the
 facility's own segment that leads to it.
 
+Facilities on cut-off fragments
+-------------------------------
+In clipped extracts and real data a facility's nearest road can be a fragment cut off from the
+rest (a service road or parking aisle joined to nothing): from there it could be reached from
+nowhere. As OSRM does, a facility whose segment is not in the mode's main component
+(:meth:`gis.graph.ModeGraph.in_main`) *also* joins the network on the nearest segment of the
+main component within the snap limit: a second virtual node of the same facility
+(``fac2_*``; ``fac2_edge`` -1 where there is none). A route ends at whichever of the two is
+reached sooner.
+
 :func:`nearest_facility_tables` computes the tables for any set of points (what-if scenarios)
 and, with ``closed_segments``, on the network with some roads closed.
 """
@@ -22,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_array
@@ -39,7 +50,14 @@ TABLE_ARRAYS: dict[str, str] = {
     "fac_fraction": "fac_fraction",
     "fac_lonlat": "fac_lonlat",
     "fac_snap_m": "fac_snap_m",
+    "fac2_edge": "fac2_edge",
+    "fac2_vertex": "fac2_vertex",
+    "fac2_fraction": "fac2_fraction",
+    "fac2_lonlat": "fac2_lonlat",
+    "fac2_snap_m": "fac2_snap_m",
 }
+#: A facility's road point as plain numbers: ``(edge, vertex, fraction, lon, lat, snap_m)``.
+Point = tuple[int, int, float, float, float, float]
 
 
 @dataclass
@@ -69,6 +87,10 @@ class FacilityTables:
         The road point (degrees).
     fac_snap_m : ndarray of float64 [K]
         Straight distance from the road point to the facility (metres).
+    fac2_edge, fac2_vertex, fac2_fraction, fac2_lonlat, fac2_snap_m : ndarray [K]
+        The second road point of a facility whose first lies on a fragment cut off from the
+        main component (see the module docstring); ``fac2_edge`` -1 where there is none.
+        Default: none.
     """
 
     dist_s: np.ndarray
@@ -79,8 +101,24 @@ class FacilityTables:
     fac_fraction: np.ndarray
     fac_lonlat: np.ndarray
     fac_snap_m: np.ndarray
-    _by_edge: dict[int, list[int]] | None = field(default=None, repr=False, compare=False)
-    _points: list[tuple] | None = field(default=None, repr=False, compare=False)
+    fac2_edge: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    fac2_vertex: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    fac2_fraction: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    fac2_lonlat: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    fac2_snap_m: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _by_edge: dict[int, list[tuple[int, Point]]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _points: list[list[Point]] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Give every facility "no second point" when none were given."""
+        k = len(self.fac_edge)
+        if len(self.fac2_edge) != k:  # none given: no facility has a second point
+            none = _no_points(k, "fac2_")
+            self.fac2_edge, self.fac2_vertex = none["fac2_edge"], none["fac2_vertex"]
+            self.fac2_fraction, self.fac2_lonlat = none["fac2_fraction"], none["fac2_lonlat"]
+            self.fac2_snap_m = none["fac2_snap_m"]
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         """Name each array for the cache: ``<prefix>.<suffix>`` (see :data:`TABLE_ARRAYS`).
@@ -113,58 +151,91 @@ class FacilityTables:
         FacilityTables
             The tables (sharing the arrays, not copying them).
         """
-        a = {name: arrays[f"{prefix}.{suffix}"] for name, suffix in TABLE_ARRAYS.items()}
-        return cls(
-            dist_s=a["dist_s"],
-            code=a["code"],
-            facility=a["facility"],
-            fac_edge=a["fac_edge"],
-            fac_vertex=a["fac_vertex"],
-            fac_fraction=a["fac_fraction"],
-            fac_lonlat=a["fac_lonlat"],
-            fac_snap_m=a["fac_snap_m"],
-        )
+        named: dict[str, Any] = {n: arrays[f"{prefix}.{sfx}"] for n, sfx in TABLE_ARRAYS.items()}
+        return cls(**named)
 
     @property
     def on_network(self) -> np.ndarray:
         """Boolean mask of the facilities that joined the network."""
         return np.asarray(self.fac_edge) >= 0
 
-    def point(self, i: int) -> tuple[int, int, float, float, float, float]:
-        """Give facility ``i``'s road point as plain numbers (fast on the query path).
+    def _point_lists(self) -> list[list[Point]]:
+        points = self._points
+        if points is None:
+            first = _as_points(self, "fac_")
+            second = _as_points(self, "fac2_")
+            points = [[p] if q[0] < 0 else [p, q] for p, q in zip(first, second, strict=True)]
+            self._points = points
+        return points
+
+    def point(self, i: int) -> Point:
+        """Give facility ``i``'s (first) road point as plain numbers (fast on the query path).
 
         Returns
         -------
         tuple
             ``(edge, vertex, fraction, lon, lat, snap_m)``; ``edge`` -1 off the network.
         """
-        points = self._points
-        if points is None:
-            lonlat = np.asarray(self.fac_lonlat).tolist()
-            points = [
-                (e, v, f, lon, lat, d)
-                for e, v, f, (lon, lat), d in zip(
-                    np.asarray(self.fac_edge).tolist(),
-                    np.asarray(self.fac_vertex).tolist(),
-                    np.asarray(self.fac_fraction).tolist(),
-                    lonlat,
-                    np.asarray(self.fac_snap_m).tolist(),
-                    strict=True,
-                )
-            ]
-            self._points = points
-        return points[i]
+        return self._point_lists()[i][0]
 
-    def on_edge(self, e: int) -> list[int]:
-        """List the facilities whose road point lies on segment ``e``."""
+    def points(self, i: int) -> list[Point]:
+        """Give every road point of facility ``i``: the first, and a second if it has one.
+
+        Returns
+        -------
+        list of tuple
+            One or two ``(edge, vertex, fraction, lon, lat, snap_m)``.
+        """
+        return self._point_lists()[i]
+
+    def points_on_edge(self, e: int) -> list[tuple[int, Point]]:
+        """List ``(facility, road point)`` for every road point on segment ``e``."""
         by_edge = self._by_edge
         if by_edge is None:
             by_edge = {}
-            for i, edge in enumerate(np.asarray(self.fac_edge).tolist()):
-                if edge >= 0:
-                    by_edge.setdefault(edge, []).append(i)
+            for i, pts in enumerate(self._point_lists()):
+                for p in pts:
+                    if p[0] >= 0:
+                        by_edge.setdefault(p[0], []).append((i, p))
             self._by_edge = by_edge
         return by_edge.get(e, [])
+
+    def on_edge(self, e: int) -> list[int]:
+        """List the facilities with a road point on segment ``e``."""
+        return [i for i, _ in self.points_on_edge(e)]
+
+
+_POINT_FIELDS = ("edge", "vertex", "fraction", "lonlat", "snap_m")
+
+
+def _as_points(t: FacilityTables, prefix: str) -> list[Point]:
+    arr = {name: np.asarray(getattr(t, prefix + name)) for name in _POINT_FIELDS}
+    return list(
+        zip(
+            arr["edge"].tolist(),
+            arr["vertex"].tolist(),
+            arr["fraction"].tolist(),
+            arr["lonlat"][:, 0].tolist(),
+            arr["lonlat"][:, 1].tolist(),
+            arr["snap_m"].tolist(),
+            strict=True,
+        )
+    )
+
+
+def _no_points(k: int, prefix: str) -> dict[str, np.ndarray]:
+    return {
+        f"{prefix}edge": np.full(k, -1, np.int32),
+        f"{prefix}vertex": np.zeros(k, np.int32),
+        f"{prefix}fraction": np.zeros(k, np.float64),
+        f"{prefix}lonlat": np.full((k, 2), np.nan),
+        f"{prefix}snap_m": np.full(k, np.nan),
+    }
+
+
+def facility_lonlat(facilities: list[dict]) -> np.ndarray:
+    """Give the ``[K, 2]`` longitudes and latitudes of facilities' JSON (``lon``, ``lat``)."""
+    return np.array([[f["lon"], f["lat"]] for f in facilities], dtype=float).reshape(-1, 2)
 
 
 def snap_facilities(graph: ModeGraph, fac_lonlat: np.ndarray) -> dict[str, np.ndarray]:
@@ -180,33 +251,45 @@ def snap_facilities(graph: ModeGraph, fac_lonlat: np.ndarray) -> dict[str, np.nd
     Returns
     -------
     dict of str to ndarray
-        ``fac_edge``, ``fac_vertex``, ``fac_fraction``, ``fac_lonlat``, ``fac_snap_m`` as in
-        :class:`FacilityTables` (``fac_edge`` -1 for a facility off the network).
+        ``fac_edge``, ``fac_vertex``, ``fac_fraction``, ``fac_lonlat``, ``fac_snap_m`` and
+        the same with ``fac2_`` as in :class:`FacilityTables` (``fac_edge`` -1 for a facility
+        off the network, ``fac2_edge`` -1 where there is no second point).
+
+    Notes
+    -----
+    A facility whose segment is not in the main component also gets a second road point on
+    the nearest segment of the main component within the snap limit (module docstring).
     """
     k = len(fac_lonlat)
-    out: dict[str, np.ndarray] = {
-        "fac_edge": np.full(k, -1, np.int32),
-        "fac_vertex": np.zeros(k, np.int32),
-        "fac_fraction": np.zeros(k, np.float64),
-        "fac_lonlat": np.full((k, 2), np.nan),
-        "fac_snap_m": np.full(k, np.nan),
-    }
+    out = _no_points(k, "fac_") | _no_points(k, "fac2_")
     for i, (lon, lat) in enumerate(np.asarray(fac_lonlat, dtype=float).tolist()):
         snap = graph.locate(lat, lon)
         if snap is None:
             continue
-        out["fac_edge"][i] = snap.edge
-        out["fac_vertex"][i] = snap.vertex
-        out["fac_fraction"][i] = snap.fraction
-        out["fac_lonlat"][i] = (snap.lon, snap.lat)
-        out["fac_snap_m"][i] = snap.distance_m
+        _put(out, "fac_", i, snap)
+        if not graph.in_main(snap.edge):
+            second = graph.locate_main(lat, lon)
+            if second is not None:
+                _put(out, "fac2_", i, second)
     return out
 
 
+def _put(out: dict[str, np.ndarray], prefix: str, i: int, snap) -> None:
+    out[f"{prefix}edge"][i] = snap.edge
+    out[f"{prefix}vertex"][i] = snap.vertex
+    out[f"{prefix}fraction"][i] = snap.fraction
+    out[f"{prefix}lonlat"][i] = (snap.lon, snap.lat)
+    out[f"{prefix}snap_m"][i] = snap.distance_m
+
+
 def facility_entries(
-    graph: ModeGraph, fac_edge: np.ndarray, fac_fraction: np.ndarray
+    graph: ModeGraph,
+    fac_edge: np.ndarray,
+    fac_fraction: np.ndarray,
+    fac2_edge: np.ndarray | None = None,
+    fac2_fraction: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """List the entries of every facility's virtual node: ``(facility, node, cost_s)``.
+    """List the entries of every facility's virtual node(s): ``(facility, node, cost_s)``.
 
     Parameters
     ----------
@@ -214,21 +297,34 @@ def facility_entries(
         The mode's graph.
     fac_edge, fac_fraction : ndarray
         Where each facility joins the network (:func:`snap_facilities`).
+    fac2_edge, fac2_fraction : ndarray, optional
+        Each facility's second road point, if any (``fac2_edge`` -1: none).
 
     Returns
     -------
     facility, node : ndarray of int32
         Facility index and the segment end it is reached from, grouped by facility.
     cost_s : ndarray of float64
-        Seconds from that end to the facility.
+        Seconds from that end to the facility (the cheaper way when there are two).
     """
+    k = len(fac_edge)
+    if fac2_edge is None or fac2_fraction is None:
+        fac2_edge, fac2_fraction = np.full(k, -1), np.zeros(k)
     fac, node, cost = [], [], []
-    for i, (e, t) in enumerate(zip(fac_edge.tolist(), fac_fraction.tolist(), strict=True)):
+    rows = zip(
+        fac_edge.tolist(),
+        fac_fraction.tolist(),
+        fac2_edge.tolist(),
+        fac2_fraction.tolist(),
+        strict=True,
+    )
+    for i, (e, t, e2, t2) in enumerate(rows):
         if e < 0:
             continue
         best: dict[int, float] = {}
-        for n, c, _ in graph.entries(e, t):
-            best[n] = min(c, best.get(n, np.inf))  # a loop: both ends are one node
+        ways = graph.entries(e, t) + (graph.entries(e2, t2) if e2 >= 0 else [])
+        for n, c, _ in ways:
+            best[n] = min(c, best.get(n, np.inf))  # a loop, or two points: the cheaper way
         for n, c in best.items():
             fac.append(i)
             node.append(n)
@@ -328,18 +424,35 @@ def nearest_facility_tables(
         reverse = None
     if reverse is None:
         reverse = reverse_graph(graph)
-    snaps = snap_facilities(graph, fac_lonlat)
-    entries = facility_entries(graph, snaps["fac_edge"], snaps["fac_fraction"])
+    return tables_for_snaps(graph, snap_facilities(graph, fac_lonlat), reverse)
+
+
+def tables_for_snaps(
+    graph: ModeGraph, snaps: dict[str, np.ndarray], reverse: csr_array | None = None
+) -> FacilityTables:
+    """Compute the nearest-facility tables of facilities already snapped onto ``graph``.
+
+    Parameters
+    ----------
+    graph : ModeGraph
+        The mode's graph.
+    snaps : dict of str to ndarray
+        :func:`snap_facilities` of the facilities on ``graph``.
+    reverse : csr_array, optional
+        ``reverse_graph(graph)``, when the caller has it.
+
+    Returns
+    -------
+    FacilityTables
+        The tables.
+    """
+    if reverse is None:
+        reverse = reverse_graph(graph)
+    entries = facility_entries(
+        graph, snaps["fac_edge"], snaps["fac_fraction"], snaps["fac2_edge"], snaps["fac2_fraction"]
+    )
     dist, next_node, facility, last = nearest_table(reverse, *entries)
     code = next_hop_codes(graph.indptr, graph.indices, graph.edge, next_node, graph.rows)
     code[last] = LAST_HOP
-    return FacilityTables(
-        dist_s=dist.astype(np.float32),
-        code=code,
-        facility=facility,
-        fac_edge=snaps["fac_edge"],
-        fac_vertex=snaps["fac_vertex"],
-        fac_fraction=snaps["fac_fraction"],
-        fac_lonlat=snaps["fac_lonlat"],
-        fac_snap_m=snaps["fac_snap_m"],
-    )
+    points: dict[str, Any] = snaps
+    return FacilityTables(dist_s=dist.astype(np.float32), code=code, facility=facility, **points)

@@ -250,6 +250,8 @@ def _encode_geometries(values: Sequence, geometry_type: str) -> list[str]:
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
         raise BadValue(i, f"is {_show(values[i])}, not a geometry")
+    if geometry_type not in _GEOMETRY_TYPE_IDS:  # "Geometry": any type
+        return list(shapely.to_wkb(arr, hex=True))
     wrong = shapely.get_type_id(arr) != _GEOMETRY_TYPE_IDS[geometry_type]
     if wrong.any():
         i = int(np.flatnonzero(wrong)[0])
@@ -279,7 +281,8 @@ def _column_cells(spec: LayerSpec, column: str, values: list) -> list[str]:
     """CSV cells of one column, '' for NULL. Raises ``BadValue``."""
     nulls = null_mask(values)
     f = None if column in KEY_MAX_LENGTHS or column == "geom" else spec.field(column)
-    if nulls.any() and (f is None or f.required):
+    optional_geom = column == "geom" and not spec.geometry_required
+    if nulls.any() and (f is None or f.required) and not optional_geom:
         raise BadValue(int(np.flatnonzero(nulls)[0]), "is missing")
     if f is not None and f.vocab:
         allowed = f.vocab
@@ -378,3 +381,154 @@ def copy_rows(cur, spec: LayerSpec, target: str, rows: Sequence[Mapping]) -> Non
     for start in range(0, len(rows), COPY_CHUNK_ROWS):
         chunk = rows[start : start + COPY_CHUNK_ROWS]
         cur.copy_expert(statement, io.StringIO(copy_text(spec, chunk, columns, first_row=start)))
+
+
+# --- checked frames (the file loader), written without a Python step per row ------------------
+
+_HEX_PAIRS = np.array([f"{b:02X}" for b in range(256)], dtype="S2").view(np.uint16)
+
+
+def point_wkb_hex(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Return the hexadecimal WKB of points ``(x, y)`` as a numpy array of ``S42`` bytes.
+
+    The same text as ``shapely.to_wkb(points, hex=True)`` (little-endian, 2D), built with
+    array operations only: several times faster for a million points.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Coordinates (float).
+
+    Returns
+    -------
+    numpy.ndarray of bytes (``S42``)
+    """
+    n = len(x)
+    raw = np.empty((n, 21), dtype=np.uint8)
+    raw[:, :5] = (1, 1, 0, 0, 0)  # little-endian, type 1 (Point)
+    raw[:, 5:13] = np.ascontiguousarray(x, dtype="<f8").view(np.uint8).reshape(n, 8)
+    raw[:, 13:21] = np.ascontiguousarray(y, dtype="<f8").view(np.uint8).reshape(n, 8)
+    return _HEX_PAIRS[raw].view("S42").ravel()
+
+
+def geometry_hex(geoms: np.ndarray) -> pd.Series:
+    """Return hexadecimal WKB text of each geometry (None stays NULL), Arrow-backed.
+
+    Points take :func:`point_wkb_hex` and never become Python strings; other geometries go
+    through shapely.
+
+    Parameters
+    ----------
+    geoms : numpy.ndarray of shapely geometries or None
+
+    Returns
+    -------
+    pandas.Series of str (``string[pyarrow]``)
+    """
+    import pyarrow as pa
+
+    geoms = np.asarray(geoms, dtype=object)
+    present = ~shapely.is_missing(geoms)
+    points = present & (shapely.get_type_id(geoms) == 0) & ~shapely.is_empty(geoms)
+    if points.all() and len(geoms):
+        text = point_wkb_hex(shapely.get_x(geoms), shapely.get_y(geoms))
+        n = len(text)
+        offsets = pa.py_buffer(np.arange(0, 42 * (n + 1), 42, dtype=np.int32))
+        arr = pa.StringArray.from_buffers(n, offsets, pa.py_buffer(text.tobytes()))
+        return pd.Series(pd.arrays.ArrowStringArray(arr))
+    out = np.full(len(geoms), None, dtype=object)
+    if points.any():
+        pts = geoms[points]
+        out[points] = point_wkb_hex(shapely.get_x(pts), shapely.get_y(pts)).astype(str)
+    rest = present & ~points
+    if rest.any():
+        out[rest] = shapely.to_wkb(geoms[rest], hex=True)
+    return pd.Series(out, dtype=object)
+
+
+def _arrow_column(f: FieldSpec | None, values):
+    """One column of a checked frame as an Arrow array COPY reads (NULL as null)."""
+    import pyarrow as pa
+
+    kind = "string" if f is None else f.type
+    if kind == "number":
+        return pa.array(pd.to_numeric(values, errors="raise"), type=pa.float64(), from_pandas=True)
+    if kind == "integer":
+        return pa.array(pd.array(values, dtype="Int64"), type=pa.int64())
+    if kind == "boolean":
+        return pa.array(pd.array(values, dtype="boolean"), type=pa.bool_())
+    if kind == "datetime":
+        stamps = pd.to_datetime(values, utc=True)
+        text = np.datetime_as_string(stamps.to_numpy(dtype="datetime64[us]"), unit="us")
+        text = np.char.add(text.astype(str), "Z")
+        return pa.array(text, type=pa.string(), mask=np.asarray(pd.isna(stamps)))
+    if kind == "array":
+        return pa.array([None if v is None else pg_array(v) for v in values], type=pa.string())
+    return pa.array(values, type=pa.string(), from_pandas=True)
+
+
+def frame_copy_text(spec: LayerSpec, frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
+    """Return ``columns`` of a checked ``frame`` as COPY CSV bytes, with no per-row Python.
+
+    The frame comes from the file loader, which has checked every value against the registry
+    (required, vocabulary, type, length), and holds ``geom`` as hexadecimal WKB text and
+    ``attributes`` as JSON text. Arrow writes the CSV: NULL as an empty unquoted cell, every
+    text quoted.
+
+    Parameters
+    ----------
+    spec : LayerSpec
+        The layer the rows belong to.
+    frame : pandas.DataFrame
+        One column per name of ``columns`` (a missing column is all NULL).
+    columns : sequence of str
+        The columns to write, in order.
+
+    Returns
+    -------
+    bytes
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    arrays = []
+    for name in columns:
+        f = None if name in KEY_MAX_LENGTHS or name == "geom" else spec.field(name)
+        if name in frame:
+            values = frame[name]
+            if f is not None and f.type == "array":
+                values = values.to_numpy(dtype=object, na_value=None)
+            arrays.append(_arrow_column(f, values))
+        else:
+            arrays.append(pa.nulls(len(frame), type=pa.string()))
+    table = pa.table(arrays, names=[f"c{i}" for i in range(len(columns))])
+    sink = io.BytesIO()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return sink.getvalue()
+
+
+def copy_frame(
+    cur, spec: LayerSpec, target: str, frame: pd.DataFrame, columns: Sequence[str] | None = None
+) -> None:
+    """COPY a checked ``frame`` (see :func:`frame_copy_text`) into table ``target``.
+
+    Parameters
+    ----------
+    cur : psycopg2 cursor
+        Inside the caller's transaction.
+    spec : LayerSpec
+        The layer the rows belong to.
+    target : str
+        The layer's table or a staging table with ``columns``.
+    frame : pandas.DataFrame
+        Checked rows.
+    columns : sequence of str, optional
+        The columns to write; default :attr:`LayerSpec.load_columns`.
+    """
+    if frame.empty:
+        return
+    cols = tuple(columns or spec.load_columns)
+    copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '')").format(
+        sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, cols))
+    )
+    cur.copy_expert(copy.as_string(cur), io.BytesIO(frame_copy_text(spec, frame, cols)))

@@ -4,6 +4,12 @@ What a layer's rows hold comes from the layer registry (:mod:`layers.registry`):
 to fill (:attr:`~layers.spec.LayerSpec.load_columns`) and how a re-import treats them. The rows
 are checked and written as COPY text by :mod:`ingest.encode`.
 
+Rows come as a list of mappings (the OSM reader) or as :class:`Chunks`, a stream of pandas
+DataFrames read, checked and encoded one at a time while the transaction is open (the file
+loader), so a file of a million rows loads in flat memory. A first load of many rows into an
+empty table drops the table's secondary indexes and builds them again after the COPY, inside
+the same transaction: one sorted build instead of an index insert per row.
+
 Everything one ingest writes happens in one transaction: either every layer and the
 ``ingest_run`` record land, or nothing does. A Ctrl-C that arrives while the commit is under
 way is held until it has finished, then raised as :class:`InterruptedAfterCommit`, so the
@@ -17,7 +23,7 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -27,8 +33,8 @@ from psycopg2 import sql
 from tqdm import tqdm
 
 from gis.errors import IngestError
-from ingest.encode import copy_rows
-from layers.registry import LAYERS, SOURCE_COLUMNS, LayerSpec
+from ingest.encode import copy_frame, copy_rows
+from layers.registry import ALL_LAYERS, SOURCE_COLUMNS, LayerSpec, ingest_layer
 
 if TYPE_CHECKING:
     from gis.network import BuildReport
@@ -64,6 +70,38 @@ class LoadResult:
     committed: bool = False
     network: BuildReport | None = None
     interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class Chunks:
+    """A stream of rows of one layer as pandas DataFrames, consumed once inside the load.
+
+    Each frame holds the layer's :attr:`~layers.spec.LayerSpec.load_columns` (``geom`` as
+    hexadecimal WKB text) and has been checked by its producer, so it is written as it is
+    (:func:`ingest.encode.copy_frame`). Keys are unique across the whole stream.
+
+    Parameters
+    ----------
+    frames : iterable of pandas.DataFrame
+        Read lazily: the file is read while the transaction is open.
+    source : str
+        The ``source`` of every row (one source per stream).
+    """
+
+    def __init__(self, frames: Iterable, *, source: str) -> None:
+        self.frames = frames
+        self.source = source
+        #: Rows written so far (known in full once the load has read the stream).
+        self.total = 0
+
+
+#: A step run inside the load's transaction after the layers are written:
+#: ``step(cursor, result)`` (road inspections change road segments; a join updates rows).
+AfterLoad = Callable[..., None]
+
+#: A first load of at least this many rows into an empty table builds its indexes after the
+#: COPY instead of row by row.
+BULK_INDEX_ROWS = 50_000
 
 
 class InterruptedAfterCommit(KeyboardInterrupt):
@@ -114,7 +152,7 @@ def layer_spec(layer: str) -> LayerSpec:
     Parameters
     ----------
     layer : str
-        A layer name of :data:`layers.registry.LAYERS`.
+        A layer name of :data:`layers.registry.ALL_LAYERS` or one of its aliases.
 
     Returns
     -------
@@ -125,14 +163,15 @@ def layer_spec(layer: str) -> LayerSpec:
     IngestError
         The layer is unknown, or ingest writes none of its fields.
     """
-    spec = LAYERS.get(layer)
+    spec = ingest_layer(layer)
     if spec is None:
-        msg = f"unknown layer {layer!r}; the layers are {', '.join(LAYERS)}."
+        names = ", ".join(f"{s.name} ({', '.join(s.aliases)})" for s in ALL_LAYERS.values())
+        msg = f"unknown layer {layer!r}; the layers are {names}."
         raise IngestError(msg, param="layer")
     return spec
 
 
-def upsert_layer(cur, layer: str, rows: Sequence[Mapping]) -> tuple[int, int, int]:
+def upsert_layer(cur, layer: str, rows: Sequence[Mapping] | Chunks) -> tuple[int, int, int]:
     """COPY ``rows`` into a staging table and upsert them into ``layer``'s table.
 
     Rows are matched on ``(source, source_id)``. Unchanged rows are not touched; a field with
@@ -147,7 +186,7 @@ def upsert_layer(cur, layer: str, rows: Sequence[Mapping]) -> tuple[int, int, in
         Inside the caller's transaction.
     layer : str
         Layer name in the registry.
-    rows : sequence of mapping
+    rows : sequence of mapping, or Chunks
         ``source``, ``source_id``, ``geom`` and the layer's loaded fields.
 
     Returns
@@ -160,26 +199,183 @@ def upsert_layer(cur, layer: str, rows: Sequence[Mapping]) -> tuple[int, int, in
         Unknown layer or a bad value (see :func:`copy_text`).
     """
     spec = layer_spec(layer)
+    if isinstance(rows, Chunks):
+        return _upsert_chunks(cur, spec, rows)
     if not rows:
         return 0, 0, 0
-    cols = spec.load_columns
-    table = sql.Identifier(spec.table)
     sources = sorted({str(r.get("source")) for r in rows})
-    cur.execute(
-        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE source = ANY(%s))").format(table),
-        (sources,),
-    )
-    if not cur.fetchone()[0]:
+    if not _has_sources(cur, spec, sources):
         # First load of this source: nothing to match against, COPY straight into the table.
         copy_rows(cur, spec, spec.table, rows)
         return len(rows), 0, 0
+    stage = _create_stage(cur, spec)
+    copy_rows(cur, spec, stage, rows)
+    return merge_stage(cur, spec, stage, sources)
+
+
+def _has_sources(cur, spec: LayerSpec, sources: Sequence[str]) -> bool:
+    cur.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE source = ANY(%s))").format(
+            sql.Identifier(spec.table)
+        ),
+        (list(sources),),
+    )
+    return bool(cur.fetchone()[0])
+
+
+def _create_stage(cur, spec: LayerSpec, columns: Sequence[str] | None = None) -> str:
+    """Create an empty temporary table of ``columns`` (default: the load columns) of ``spec``."""
     stage = f"stage_{spec.table}"
+    cols = columns or spec.load_columns
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(stage)))
     cur.execute(
         sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-            sql.Identifier(stage), sql.SQL(", ").join(map(sql.Identifier, cols)), table
+            sql.Identifier(stage),
+            sql.SQL(", ").join(map(sql.Identifier, cols)),
+            sql.Identifier(spec.table),
         )
     )
-    copy_rows(cur, spec, stage, rows)
+    return stage
+
+
+def prefetch(items: Iterable, *, depth: int = 1) -> Iterator:
+    """Yield ``items``, produced ahead in a background thread.
+
+    The file loader reads and checks the next chunk while PostgreSQL ingests this one: the
+    server's COPY work runs on its own core, and the wait for it releases the GIL. An
+    exception of the producer is raised here; when the consumer stops early (an error, a
+    Ctrl-C), the producer stops at its next item.
+
+    Parameters
+    ----------
+    items : iterable
+        Consumed in the background thread.
+    depth : int
+        Items held ready at most.
+    """
+    import queue
+
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        box.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            box.put((done, exc))
+
+    thread = threading.Thread(target=produce, name="sigap-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = box.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+def _upsert_chunks(cur, spec: LayerSpec, chunks: Chunks) -> tuple[int, int, int]:
+    """Stream ``chunks`` into the table (first load) or into a stage that is then merged."""
+    frames = prefetch(chunks.frames)
+    first = next(frames, None)
+    if first is None:
+        return 0, 0, 0
+    if _has_sources(cur, spec, [chunks.source]):
+        stage = _create_stage(cur, spec)
+        for frame in _chain(first, frames):
+            copy_frame(cur, spec, stage, frame)
+            chunks.total += len(frame)
+        return merge_stage(cur, spec, stage, [chunks.source])
+    bulk = len(first) >= BULK_INDEX_ROWS and _table_is_empty(cur, spec.table)
+    with _indexes_built_after(cur, spec.table) if bulk else contextlib.nullcontext():
+        for frame in _chain(first, frames):
+            copy_frame(cur, spec, spec.table, frame)
+            chunks.total += len(frame)
+    return chunks.total, 0, 0
+
+
+def _chain(first, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest
+
+
+def _table_is_empty(cur, table: str) -> bool:
+    cur.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table)))
+    return bool(cur.fetchone()[0])
+
+
+@contextlib.contextmanager
+def _indexes_built_after(cur, table: str) -> Iterator[None]:
+    """Drop ``table``'s secondary indexes and unique constraints; create them again after.
+
+    Inside the caller's transaction (the table is locked meanwhile, and a failure restores
+    them with everything else). The primary key stays.
+    """
+    cur.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype = 'u'",
+        (table,),
+    )
+    constraints = cur.fetchall()
+    cur.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND NOT EXISTS "
+        "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+        (table,),
+    )
+    indexes = cur.fetchall()
+    ident = sql.Identifier(table)
+    for name, _ in constraints:
+        cur.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(ident, sql.Identifier(name))
+        )
+    for name, _ in indexes:
+        cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+    yield
+    cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    for _, definition in indexes:
+        cur.execute(definition)
+    for name, definition in constraints:
+        cur.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(ident, sql.Identifier(name))
+            + sql.SQL(definition)
+        )
+
+
+def merge_stage(cur, spec: LayerSpec, stage: str, sources: Sequence[str]) -> tuple[int, int, int]:
+    """Upsert the staging table ``stage`` into ``spec``'s table; prune by ``prune_by``.
+
+    Parameters
+    ----------
+    cur : psycopg2 cursor
+        Inside the caller's transaction.
+    spec : LayerSpec
+        The layer.
+    stage : str
+        A temporary table of the layer's load columns.
+    sources : sequence of str
+        The ``source`` values of the staged rows.
+
+    Returns
+    -------
+    (new, updated, deleted) : tuple of int
+    """
+    cols = spec.load_columns
+    table = sql.Identifier(spec.table)
 
     def incoming(name: str) -> sql.Composable:
         f = None if name == "geom" else spec.field(name)
@@ -223,7 +419,7 @@ def upsert_layer(cur, layer: str, rows: Sequence[Mapping]) -> tuple[int, int, in
             "AND NOT EXISTS (SELECT 1 FROM {stage} s "
             "WHERE s.source = t.source AND s.source_id = t.source_id)"
         ).format(table=table, col=sql.Identifier(spec.prune_by), stage=sql.Identifier(stage))
-        cur.execute(prune, (sources,))
+        cur.execute(prune, (list(sources),))
         deleted = cur.rowcount
     return new, len(flags) - new, deleted
 
@@ -239,9 +435,71 @@ def _committed(conn, result: LoadResult) -> bool:
     return result.run_id is not None and idle
 
 
+def record_failed_run(
+    url_or_conn, *, source: str, sha256: str | None, started_at: datetime, status: str, error: str
+) -> int | None:
+    """Record a run that wrote nothing in ``ingest_run``, in a transaction of its own.
+
+    A failed load's transaction cannot hold its own record (the rollback takes it away), so
+    the failure is written afterwards, separately. Any error doing so is logged, not raised:
+    the original failure is what the user must see.
+
+    Parameters
+    ----------
+    url_or_conn : str or psycopg2 connection
+        The database (a URL opens a connection of its own).
+    source, sha256 : str
+        What was read.
+    started_at : datetime
+        When the run began.
+    status : str
+        ``failed`` or ``interrupted``.
+    error : str
+        What went wrong, recorded in ``rejects`` as ``[{"error": ...}]``.
+
+    Returns
+    -------
+    int or None
+        The ``ingest_run`` id, or None when it could not be written.
+    """
+    import psycopg2
+
+    from gis.db import libpq_url
+
+    own = isinstance(url_or_conn, str)
+    try:
+        conn = psycopg2.connect(libpq_url(url_or_conn)) if own else url_or_conn
+    except Exception:  # noqa: BLE001 - the database is gone: nothing to record in
+        logger.warning("could not record the failed run of %s", source, exc_info=True)
+        return None
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO ingest_run (source, sha256, started_at, finished_at, rejected, "
+                "rejects, status) VALUES (%s, %s, %s, now(), 0, %s, %s) RETURNING id",
+                (source, sha256, started_at, json.dumps([{"error": error}]), status),
+            )
+            run_id = cur.fetchone()[0]
+        conn.commit()
+        return int(run_id)
+    except Exception:  # noqa: BLE001 - an unmigrated database, say
+        with contextlib.suppress(Exception):
+            conn.rollback()
+        logger.warning("could not record the failed run of %s", source, exc_info=True)
+        return None
+    finally:
+        if own:
+            conn.close()
+
+
+#: At most this many rejects are kept in ``ingest_run.rejects`` (the count is always exact;
+#: the reject report next to the input holds them all).
+MAX_RECORDED_REJECTS = 1000
+
+
 def load_layers(
     conn,
-    layers: Mapping[str, Sequence[Mapping]],
+    layers: Mapping[str, Sequence[Mapping] | Chunks],
     *,
     source: str,
     sha256: str | None,
@@ -249,6 +507,8 @@ def load_layers(
     started_at: datetime | None = None,
     progress: bool | None = None,
     result: LoadResult | None = None,
+    after: Sequence[AfterLoad] = (),
+    dry_run: bool = False,
 ) -> LoadResult:
     """Load every layer and record an ``ingest_run``, in one transaction on ``conn``.
 
@@ -256,14 +516,15 @@ def load_layers(
     ----------
     conn : psycopg2 connection
         Committed on success, rolled back on any failure.
-    layers : mapping of str to sequence of mapping
-        Layer name (a key of :data:`layers.registry.LAYERS`) -> rows.
+    layers : mapping of str to sequence of mapping or Chunks
+        Layer name (a key of :data:`layers.registry.ALL_LAYERS`) -> rows.
     source : str
         The path or URL that was read, recorded in ``ingest_run``.
     sha256 : str or None
         The input's checksum, recorded in ``ingest_run``.
     rejects : sequence of dict
         Objects of the input that were not loaded, with reasons, recorded in ``ingest_run``.
+        A streaming loader may pass a list it fills while its chunks are read.
     started_at : datetime, optional
         When reading the input began; default now.
     progress : bool, optional
@@ -271,6 +532,12 @@ def load_layers(
     result : LoadResult, optional
         The result to fill in, so a caller holding it sees what was committed even when an
         exception interrupts it.
+    after : sequence of callables
+        Steps run in the same transaction after the layers are written, each called as
+        ``step(cursor, result)``.
+    dry_run : bool
+        Do everything, then roll back: the counts say what a load would do; nothing is
+        written, not even ``ingest_run``.
 
     Returns
     -------
@@ -279,14 +546,15 @@ def load_layers(
     Raises
     ------
     IngestError
-        A bad row or a database error; nothing was written.
+        A bad row or a database error; nothing was written (the failed run is recorded).
     InterruptedAfterCommit
         A Ctrl-C arrived after the commit had begun; the load is committed.
     KeyboardInterrupt
-        A Ctrl-C arrived before the commit; nothing was written.
+        A Ctrl-C arrived before the commit; nothing was written (the run is recorded as
+        interrupted).
     """
     result = result if result is not None else LoadResult()
-    result.source, result.sha256, result.rejected = source, sha256, len(rejects)
+    result.source, result.sha256 = source, sha256
     started_at = started_at or datetime.now(UTC)
     disable = None if progress is None else not progress
     try:
@@ -295,18 +563,24 @@ def load_layers(
                 layers.items(), desc="Loading", unit=" layers", disable=disable, leave=False
             ):
                 new, updated, deleted = upsert_layer(cur, layer, rows)
-                result.total[layer] = len(rows)
+                result.total[layer] = rows.total if isinstance(rows, Chunks) else len(rows)
                 result.new[layer] = new
                 result.updated[layer] = updated
                 result.deleted[layer] = deleted
                 logger.info(
                     "%s: %d rows, %d new, %d updated, %d deleted",
                     layer,
-                    len(rows),
+                    result.total[layer],
                     new,
                     updated,
                     deleted,
                 )
+            for step in after:
+                step(cur, result)
+            result.rejected = len(rejects)
+            if dry_run:
+                conn.rollback()
+                return result
             cur.execute(
                 "INSERT INTO ingest_run (source, sha256, started_at, finished_at, counts, "
                 "new_counts, updated_counts, deleted_counts, rejected, rejects, status) "
@@ -320,7 +594,7 @@ def load_layers(
                     json.dumps(result.updated),
                     json.dumps(result.deleted),
                     len(rejects),
-                    json.dumps(list(rejects)),
+                    json.dumps(list(rejects)[:MAX_RECORDED_REJECTS], default=str),
                 ),
             )
             result.run_id = cur.fetchone()[0]
@@ -339,6 +613,17 @@ def load_layers(
         result.run_id = None
         with contextlib.suppress(Exception):
             conn.rollback()
+        if not dry_run and isinstance(exc, Exception | KeyboardInterrupt):
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}".strip()
+            record_failed_run(
+                conn,
+                source=source,
+                sha256=sha256,
+                started_at=started_at,
+                status=status,
+                error=" ".join(str(error).split()),
+            )
         if isinstance(exc, IngestError):
             msg = f"{source}: {exc.message.rstrip('.')}; nothing was written."
             raise IngestError(msg, code=exc.code, param=exc.param) from exc

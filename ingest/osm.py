@@ -256,10 +256,25 @@ def _feature_point(coords: list[tuple[int, float, float] | None]) -> Point | Non
     return LineString(pts).centroid if len(pts) > 1 else Point(pts[0])
 
 
+#: Ends of boundary ways closer than this (degrees, about 1 m) are joined when the ways would
+#: not close a ring otherwise: boundaries converted from a shapefile often have two nodes a
+#: few decimetres apart where one was meant (Surabaya's Genteng and Bubutan, say).
+RING_SNAP_DEG = 1e-5
+
+
 def _ring_polygons(lines: list[LineString]) -> tuple[list[Polygon], bool]:
     """Merge way lines into closed rings; return polygons and whether every ring closed."""
     if not lines:
         return [], True
+    polys, all_closed = _merge_rings(lines)
+    if not all_closed:
+        snapped, snapped_closed = _merge_rings(_snap_ends(lines, RING_SNAP_DEG))
+        if snapped_closed:
+            return snapped, True
+    return polys, all_closed
+
+
+def _merge_rings(lines: list[LineString]) -> tuple[list[Polygon], bool]:
     merged = linemerge(lines)
     parts = list(getattr(merged, "geoms", [merged]))
     polys = []
@@ -270,6 +285,26 @@ def _ring_polygons(lines: list[LineString]) -> tuple[list[Polygon], bool]:
             continue
         polys.append(shapely.make_valid(Polygon(part.coords)))
     return polys, all_closed
+
+
+def _snap_ends(lines: list[LineString], tolerance: float) -> list[LineString]:
+    """``lines`` with every end moved onto an earlier end within ``tolerance``."""
+    anchors: list[tuple[float, float]] = []
+
+    def anchor(point: tuple[float, float]) -> tuple[float, float]:
+        for a in anchors:
+            if abs(a[0] - point[0]) <= tolerance and abs(a[1] - point[1]) <= tolerance:
+                return a
+        anchors.append(point)
+        return point
+
+    out = []
+    for line in lines:
+        coords = list(line.coords)
+        coords[0] = anchor(coords[0])
+        coords[-1] = anchor(coords[-1])
+        out.append(LineString(coords))
+    return out
 
 
 def _to_multipolygon(geom) -> MultiPolygon | None:
@@ -521,9 +556,23 @@ def ingest_osm_file(
         A Ctrl-C arrived after the commit; the data is loaded.
     """
     from ingest import service
+    from ingest.load import record_failed_run
 
     started_at = datetime.now(UTC)
-    extract = read_osm(path, progress=progress)
+    try:
+        extract = read_osm(path, progress=progress)
+    except (IngestError, KeyboardInterrupt) as exc:
+        if Path(path).exists():  # a run on a file; a mistyped name is no run
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            record_failed_run(
+                url,
+                source=str(Path(path).resolve()),
+                sha256=None,
+                started_at=started_at,
+                status="interrupted" if interrupted else "failed",
+                error="interrupted while reading" if interrupted else getattr(exc, "message", ""),
+            )
+        raise
     result = service.load(
         url,
         extract.rows,

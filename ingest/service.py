@@ -1,7 +1,8 @@
 """The ingest service: load rows of registry layers, then keep the routing network current.
 
-Every loader (OSM extracts today; files, road inspections and complaints later) ends in
-:func:`load`, which holds the one rule that follows a load:
+Every loader (OSM extracts, :mod:`ingest.osm`; a city's files, road inspections, population
+joins and complaint exports, :mod:`ingest.files`) ends in :func:`load`, which holds the one
+rule that follows a load:
 
     after a load, refresh the routing network if it was built.
 
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gis.db import libpq_url
-from ingest.load import InterruptedAfterCommit, LoadResult, load_layers
+from ingest.load import AfterLoad, Chunks, InterruptedAfterCommit, LoadResult, load_layers
 
 if TYPE_CHECKING:
     from gis.network import BuildReport
@@ -48,7 +49,7 @@ def refresh_network(url: str, *, progress: bool | None = None) -> BuildReport | 
 
 def load(
     url: str,
-    layers: Mapping[str, Sequence[Mapping]],
+    layers: Mapping[str, Sequence[Mapping] | Chunks],
     *,
     source: str,
     sha256: str | None = None,
@@ -56,6 +57,9 @@ def load(
     started_at: datetime | None = None,
     progress: bool | None = None,
     refresh: bool = True,
+    after: Sequence[AfterLoad] = (),
+    dry_run: bool = False,
+    result: LoadResult | None = None,
 ) -> LoadResult:
     """Load rows of registry layers in one transaction, then refresh a built network.
 
@@ -63,8 +67,9 @@ def load(
     ----------
     url : str
         The database to load into.
-    layers : mapping of str to sequence of mapping
-        Layer name (a key of :data:`layers.registry.LAYERS`) -> rows.
+    layers : mapping of str to sequence of mapping or Chunks
+        Layer name (a key of :data:`layers.registry.ALL_LAYERS`) -> rows, or a stream of
+        checked DataFrames (:class:`ingest.load.Chunks`) read inside the transaction.
     source : str
         The path or URL that was read, recorded in ``ingest_run``.
     sha256 : str, optional
@@ -78,6 +83,13 @@ def load(
     refresh : bool
         Refresh the routing network afterwards if it was built (:func:`refresh_network`).
         Only a caller that simulates a load made outside SIGAP turns this off.
+    after : sequence of callables
+        Steps run inside the load's transaction after the layers are written,
+        ``step(cursor, result)`` (see :func:`ingest.load.load_layers`).
+    dry_run : bool
+        Validate and count, then roll back; nothing is written and nothing is refreshed.
+    result : LoadResult, optional
+        The result to fill in (a caller that holds it sees the counts of a failed load).
 
     Returns
     -------
@@ -96,7 +108,7 @@ def load(
     """
     import psycopg2
 
-    result = LoadResult()
+    result = result if result is not None else LoadResult()
     conn = psycopg2.connect(libpq_url(url))
     try:
         load_layers(
@@ -108,9 +120,11 @@ def load(
             started_at=started_at,
             progress=progress,
             result=result,
+            after=after,
+            dry_run=dry_run,
         )
         conn.close()
-        if refresh:
+        if refresh and not dry_run:
             result.network = refresh_network(url, progress=progress)
     except KeyboardInterrupt as exc:
         if not result.committed or isinstance(exc, InterruptedAfterCommit):

@@ -41,11 +41,16 @@ class Base(DeclarativeBase):
 
 
 class SourcedMixin:
-    """``source`` (e.g. ``osm``) and ``source_id`` (e.g. ``node/123``), unique together."""
+    """``source`` (e.g. ``osm``) and ``source_id`` (e.g. ``node/123``), unique together.
+
+    ``attributes`` keeps every column of an input file that has no field of its own, under
+    its original name (``sampah_masuk`` of Bandung's TPS list, say).
+    """
 
     source: Mapped[str] = mapped_column(String(64))
     source_id: Mapped[str] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    attributes: Mapped[dict | None] = mapped_column(JSONB)
 
 
 class AdminArea(SourcedMixin, Base):
@@ -140,15 +145,105 @@ class RoadSegment(SourcedMixin, Base):
     geom = mapped_column(Geometry("LINESTRING", srid=4326), nullable=False)
 
 
+class RoadInspection(SourcedMixin, Base):
+    """One field inspection of a road's condition, kept as history (every record a row).
+
+    It names its road by ``osm_way_id`` or by a point or line geometry; ``matched`` is the
+    number of ``road_segment`` rows it was matched to (0: none, reported at ingest). The
+    newest inspection of a segment sets its ``condition``.
+    """
+
+    __tablename__ = "road_inspection"
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_road_inspection_source"),
+        CheckConstraint(_in("condition", ROAD_CONDITIONS), name="ck_road_inspection_condition"),
+        Index("ix_road_inspection_osm_way_id", "osm_way_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    condition: Mapped[str] = mapped_column(String(24))
+    inspected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    osm_way_id: Mapped[int | None] = mapped_column(BigInteger)
+    matched: Mapped[int | None] = mapped_column(Integer)
+    geom = mapped_column(Geometry("GEOMETRY", srid=4326), nullable=True)
+
+
+#: States of one segment's part in a road-condition change (migration 0006).
+ROAD_CHANGE_STATES: tuple[str, ...] = ("active", "restored", "superseded")
+
+
+class RoadConditionChange(Base):
+    """A staff change of road condition (a verified road report), restorable exactly.
+
+    Written only by the ``SECURITY DEFINER`` functions of migration 0006, through
+    :func:`gis.road_conditions.set_road_condition` and ``restore_road_condition``.
+    """
+
+    __tablename__ = "road_condition_change"
+    __table_args__ = (
+        CheckConstraint(
+            _in("condition", ROAD_CONDITIONS), name="ck_road_condition_change_condition"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    condition: Mapped[str] = mapped_column(String(24))
+    source: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str] = mapped_column(Text)
+    restored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    restored_by: Mapped[str | None] = mapped_column(Text)
+
+
+class RoadConditionChangeSegment(Base):
+    """One segment of a road-condition change: what it held before, and where it stands.
+
+    The active changes of a segment form a stack (by ``change_id``); ``previous_*`` is what
+    the change rests on. ``seq`` grows with every change that touched the road, so routers
+    can read what changed since their cache was built.
+    """
+
+    __tablename__ = "road_condition_change_segment"
+    __table_args__ = (
+        CheckConstraint(_in("state", ROAD_CHANGE_STATES), name="ck_road_condition_change_state"),
+        Index("ix_road_condition_change_segment_segment_id", "segment_id"),
+        Index("ix_road_condition_change_segment_seq", "seq"),
+    )
+
+    change_id: Mapped[int] = mapped_column(
+        ForeignKey("road_condition_change.id", ondelete="CASCADE"), primary_key=True
+    )
+    segment_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("road_segment.id", ondelete="CASCADE"), primary_key=True
+    )
+    previous_condition: Mapped[str] = mapped_column(String(24))
+    previous_source: Mapped[str] = mapped_column(String(24))
+    inspected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(12), server_default="active")
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
 class Complaint(Base):
-    """A citizen complaint (Open311 service request). Contact details live apart."""
+    """A citizen complaint (Open311 service request). Contact details live apart.
+
+    ``source`` and ``source_id`` key complaints imported from a file (another city's Open311
+    export, say); one made in SIGAP gets ``web`` and a random id by default.
+    """
 
     __tablename__ = "complaint"
     __table_args__ = (
         CheckConstraint(_in("status", COMPLAINT_STATUSES), name="ck_complaint_status"),
         CheckConstraint(_in("channel", COMPLAINT_CHANNELS), name="ck_complaint_channel"),
         Index("ix_complaint_status", "status"),
+        UniqueConstraint("source", "source_id", name="uq_complaint_source"),
     )
+
+    source: Mapped[str] = mapped_column(String(64), server_default="web")
+    source_id: Mapped[str] = mapped_column(
+        String(128), server_default=text("gen_random_uuid()::text")
+    )
+    attributes: Mapped[dict | None] = mapped_column(JSONB)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)

@@ -25,8 +25,9 @@ Complaint reporters' contact details (``complaint_reporter``) are never a layer.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
-from layers import osm_tags
+from layers import file_rows, osm_tags
 from layers.spec import (
     BOOKKEEPING_COLUMNS,
     DISPLAY_HINTS,
@@ -42,6 +43,8 @@ from layers.spec import (
     check_layer,
 )
 from layers.vocab import (
+    COMPLAINT_CHANNEL_LABELS,
+    COMPLAINT_STATUS_LABELS,
     FACILITY_CATEGORIES,
     OFFICE_CATEGORY_LABELS,
     OFFICE_COLORS,
@@ -57,6 +60,7 @@ __all__ = [
     "FIELD_TYPES",
     "GEOMETRY_TYPES",
     "KEY_MAX_LENGTHS",
+    "ALL_LAYERS",
     "LAYERS",
     "PRIVATE_FIELD_NAMES",
     "PRIVATE_TABLES",
@@ -69,12 +73,16 @@ __all__ = [
     "facility_layer",
     "facility_layers",
     "get_layer",
+    "ingest_layer",
     "osm_point_layers",
 ]
 
 _ID = FieldSpec("id", "integer", "ID", "ID", load=False)
+#: Every column of an input file that has no field of its own, under its original name.
+_ATTRIBUTES = FieldSpec("attributes", "object", "Atribut lain", "Other attributes")
 
-LAYERS: dict[str, LayerSpec] = {
+#: Every layer, served or not: what ingest may write.
+ALL_LAYERS: dict[str, LayerSpec] = {
     spec.name: spec
     for spec in (
         LayerSpec(
@@ -100,12 +108,14 @@ LAYERS: dict[str, LayerSpec] = {
                 FieldSpec("opening_hours", "string", "Jam buka", "Opening hours"),
                 FieldSpec("phone", "string", "Telepon", "Phone", max_length=64),
                 FieldSpec("services", "array", "Layanan", "Services"),
+                _ATTRIBUTES,
             ),
-            popup_fields=("name", "category", "address", "opening_hours", "phone"),
+            popup_fields=("name", "category", "address", "opening_hours", "phone", "attributes"),
             class_field="category",
             style=LayerStyle(colors=OFFICE_COLORS, radius_px=9, weight_px=2),
             facility=True,
             from_osm=osm_tags.office_row,
+            aliases=("offices",),
         ),
         LayerSpec(
             name="waste_bin",
@@ -134,12 +144,21 @@ LAYERS: dict[str, LayerSpec] = {
                     display="percent",
                 ),
                 FieldSpec("last_emptied_at", "datetime", "Terakhir dikosongkan", "Last emptied"),
+                _ATTRIBUTES,
             ),
-            popup_fields=("name", "kind", "capacity_l", "fill_level", "last_emptied_at"),
+            popup_fields=(
+                "name",
+                "kind",
+                "capacity_l",
+                "fill_level",
+                "last_emptied_at",
+                "attributes",
+            ),
             class_field="kind",
             style=LayerStyle(colors=WASTE_BIN_COLORS, radius_px=7, weight_px=2),
             facility=True,
             from_osm=osm_tags.waste_bin_row,
+            aliases=("bins",),
         ),
         LayerSpec(
             name="road_segment",
@@ -226,11 +245,14 @@ LAYERS: dict[str, LayerSpec] = {
                     public=False,
                     load=False,
                 ),
+                _ATTRIBUTES,
             ),
             popup_fields=("name", "condition", "surface", "length_m"),
             class_field="condition",
             style=LayerStyle(colors=ROAD_CONDITION_COLORS, color="#9e9e9e"),
             prune_by="osm_way_id",
+            aliases=("roads",),
+            from_file=file_rows.road_fields,
         ),
         LayerSpec(
             name="admin_area",
@@ -244,17 +266,129 @@ LAYERS: dict[str, LayerSpec] = {
                 FieldSpec("admin_level", "integer", "Tingkat administrasi", "Admin level"),
                 FieldSpec("code", "string", "Kode wilayah", "Area code", max_length=32),
                 FieldSpec("population", "integer", "Penduduk", "Population"),
+                _ATTRIBUTES,
             ),
-            popup_fields=("name", "code", "population"),
+            popup_fields=("name", "code", "population", "attributes"),
             style=LayerStyle(color="#6a1b9a", weight_px=2, fill_opacity=0.05),
+            aliases=("areas",),
+        ),
+        LayerSpec(
+            name="road_inspection",
+            table="road_inspection",
+            title_id="Inspeksi kondisi jalan",
+            title_en="Road condition inspections",
+            geometry_type="Geometry",
+            columns=(
+                _ID,
+                FieldSpec(
+                    "condition",
+                    "string",
+                    "Kondisi",
+                    "Condition",
+                    required=True,
+                    vocab=ROAD_CONDITION_LABELS,
+                    max_length=24,
+                ),
+                FieldSpec(
+                    "inspected_at", "datetime", "Tanggal inspeksi", "Inspected at", required=True
+                ),
+                FieldSpec("osm_way_id", "integer", "ID way OSM", "OSM way id"),
+                FieldSpec("matched", "integer", "Ruas cocok", "Segments matched", load=False),
+                _ATTRIBUTES,
+            ),
+            popup_fields=("condition", "inspected_at"),
+            class_field="condition",
+            style=LayerStyle(colors=ROAD_CONDITION_COLORS, color="#9e9e9e"),
+            served=False,
+            aliases=("inspections",),
+            geometry_required=False,
+        ),
+        LayerSpec(
+            name="complaint",
+            table="complaint",
+            title_id="Pengaduan",
+            title_en="Complaints",
+            geometry_type="Point",
+            columns=(
+                _ID,
+                FieldSpec(
+                    "public_id",
+                    "string",
+                    "Nomor pengaduan",
+                    "Request id",
+                    required=True,
+                    max_length=32,
+                ),
+                FieldSpec(
+                    "service_code", "string", "Layanan", "Service", required=True, max_length=64
+                ),
+                FieldSpec("description", "string", "Uraian", "Description"),
+                FieldSpec("address", "string", "Alamat", "Address"),
+                FieldSpec(
+                    "status",
+                    "string",
+                    "Status",
+                    "Status",
+                    required=True,
+                    vocab=COMPLAINT_STATUS_LABELS,
+                    max_length=24,
+                ),
+                FieldSpec(
+                    "channel",
+                    "string",
+                    "Saluran",
+                    "Channel",
+                    required=True,
+                    vocab=COMPLAINT_CHANNEL_LABELS,
+                    max_length=16,
+                ),
+                FieldSpec("requested_at", "datetime", "Dilaporkan", "Requested", required=True),
+                # an imported file's other columns may hold personal data: staff only
+                replace(_ATTRIBUTES, public=False),
+            ),
+            popup_fields=("service_code", "status", "requested_at"),
+            class_field="status",
+            style=LayerStyle(
+                colors={
+                    "open": "#c62828",
+                    "acknowledged": "#ef6c00",
+                    "in_progress": "#f9a825",
+                    "closed": "#2e7d32",
+                    "rejected": "#616161",
+                }
+            ),
+            served=False,
+            aliases=("complaints",),
+            from_file=file_rows.complaint_fields,
         ),
     )
 }
+
+#: The layers the API and the map pages serve.
+LAYERS: dict[str, LayerSpec] = {n: s for n, s in ALL_LAYERS.items() if s.served}
 
 
 def get_layer(name: str) -> LayerSpec | None:
     """Return the spec of layer ``name``, or None when there is no such layer."""
     return LAYERS.get(name)
+
+
+def ingest_layer(name: str) -> LayerSpec | None:
+    """Return the layer ingest writes as ``name`` (a registry name or an alias), or None.
+
+    Parameters
+    ----------
+    name : str
+        ``office`` or ``offices``, ``road_inspection`` or ``inspections``, ...
+
+    Returns
+    -------
+    LayerSpec or None
+    """
+    for spec in ALL_LAYERS.values():
+        if name == spec.name or name in spec.aliases:
+            return spec
+    return None
 
 
 def facility_layers() -> tuple[LayerSpec, ...]:
@@ -294,7 +428,7 @@ def check_registry(layers: Mapping[str, LayerSpec] | None = None) -> None:
         Naming the layer and what is wrong.
     """
     full = layers is None
-    specs = LAYERS if layers is None else layers
+    specs = ALL_LAYERS if layers is None else layers
     for name, spec in specs.items():
         if name != spec.name:
             msg = f"layer {spec.name!r} is registered as {name!r}"

@@ -23,8 +23,10 @@ FIELD_TYPES: frozenset[str] = frozenset(
 )
 
 #: Geometry types a layer may have (column ``geom``, EPSG:4326).
+#: ``Geometry`` is any of them (a column of mixed types, such as road inspections that are
+#: points or lines).
 GEOMETRY_TYPES: frozenset[str] = frozenset(
-    {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"}
+    {"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "Geometry"}
 )
 
 #: How a value may be shown, beyond its type: ``percent`` is a fraction 0-1 shown as 0-100 %.
@@ -69,6 +71,9 @@ class FieldSpec:
         condition that a field inspection set. None: a re-import always overwrites it.
     display : str, optional
         How to show the value beyond its type, one of :data:`DISPLAY_HINTS`.
+    aliases : tuple of str
+        Column names of an input file that mean this field, besides the field's own name and
+        the shared names of :mod:`layers.aliases` (lower case, ``_`` for spaces).
     """
 
     name: str
@@ -82,6 +87,7 @@ class FieldSpec:
     max_length: int | None = None
     overwrite_when: tuple[str, str] | None = None
     display: str | None = None
+    aliases: tuple[str, ...] = ()
 
     def label(self, lang: str) -> str:
         """Return the field's label in ``lang`` (``"en"``; anything else is Indonesian)."""
@@ -164,6 +170,18 @@ class LayerSpec:
     from_osm : callable, optional
         For point layers read from OpenStreetMap: tags -> the row's loaded fields, or None
         when the object is not a feature of this layer (see :mod:`layers.osm_tags`).
+    served : bool
+        Whether the layers API and the map pages serve it (:data:`layers.registry.LAYERS`).
+        False for tables that only ingest writes through the registry, such as the road
+        inspection history and imported complaints (:data:`layers.registry.ALL_LAYERS`).
+    aliases : tuple of str
+        Other names ``sigap ingest file --layer`` accepts (``offices`` for ``office``).
+    geometry_required : bool
+        Whether every row needs a geometry (ingest rejects a row without one).
+    from_file : callable, optional
+        For rows read from a file: fills the fields a file seldom has but the layer needs
+        (a road's end nodes and length, a complaint's public id) in a pandas DataFrame of
+        the mapped fields and ``geom``, in place (see :mod:`layers.file_rows`).
     """
 
     name: str
@@ -178,6 +196,10 @@ class LayerSpec:
     facility: bool = False
     prune_by: str | None = None
     from_osm: Callable[[Mapping[str, str]], dict | None] | None = None
+    served: bool = True
+    aliases: tuple[str, ...] = ()
+    geometry_required: bool = True
+    from_file: Callable[[Any], None] | None = None
 
     def title(self, lang: str) -> str:
         """Return the layer's title in ``lang`` (``"en"``; anything else is Indonesian)."""

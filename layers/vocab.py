@@ -208,3 +208,18 @@ NON_ROUTABLE_HIGHWAYS: frozenset[str] = frozenset(
 # --- Complaints -----------------------------------------------------------------------------
 COMPLAINT_CHANNELS: tuple[str, ...] = ("web", "phone", "desk", "api")
 COMPLAINT_STATUSES: tuple[str, ...] = ("open", "acknowledged", "in_progress", "closed", "rejected")
+
+COMPLAINT_STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "open": ("Baru", "Open"),
+    "acknowledged": ("Diterima", "Acknowledged"),
+    "in_progress": ("Diproses", "In progress"),
+    "closed": ("Selesai", "Closed"),
+    "rejected": ("Ditolak", "Rejected"),
+}
+
+COMPLAINT_CHANNEL_LABELS: dict[str, tuple[str, str]] = {
+    "web": ("Situs web", "Web"),
+    "phone": ("Telepon", "Phone"),
+    "desk": ("Loket", "Help desk"),
+    "api": ("API / impor", "API / import"),
+}

@@ -16,6 +16,9 @@ TABLES = {
     "complaint_reporter",
     "complaint_event",
     "ingest_run",
+    "road_inspection",
+    "road_condition_change",
+    "road_condition_change_segment",
 }
 
 
@@ -43,6 +46,7 @@ def test_upgrade_downgrade_upgrade(fresh_db):
         "waste_bin",
         "road_segment",
         "complaint",
+        "road_inspection",
     }
 
 
@@ -86,6 +90,11 @@ EXPECTED_PRIVILEGES: dict[str, dict[str, set[str]]] = {
     "complaint_event": {WEB: {"SELECT", "INSERT"}, STAFF: {"SELECT", "INSERT"}},
     "complaint_reporter": {WEB: set(), STAFF: {"SELECT"}},
     "ingest_run": {WEB: set(), STAFF: set()},
+    "road_inspection": {WEB: set(), STAFF: {"SELECT"}},
+    # migration 0006: staff change road conditions only through its SECURITY DEFINER
+    # functions; the web role's routers read which segments changed
+    "road_condition_change": {WEB: set(), STAFF: {"SELECT"}},
+    "road_condition_change_segment": {WEB: {"SELECT"}, STAFF: {"SELECT"}},
     "alembic_version": {WEB: set(), STAFF: set()},
 }
 

@@ -129,6 +129,8 @@ def _rows(cur, spec: LayerSpec, *, bbox: Bbox | None, limit: int, offset: int, g
 
 
 def _flat(value):
+    if isinstance(value, dict):  # an ``object`` field (``attributes``): JSON text
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
         return "; ".join(str(v) for v in value)
     if hasattr(value, "isoformat"):
@@ -198,6 +200,7 @@ GPKG_DTYPES: dict[str, str] = {
     "boolean": "boolean",
     "string": "object",
     "array": "object",
+    "object": "object",
 }
 
 
@@ -244,7 +247,8 @@ def tile_fields() -> tuple[str, ...]:
     weight), and the road layer's class field and popup fields from the registry."""
     spec = LAYERS[ROAD_LAYER]
     wanted = ("id", "highway", spec.class_field, *spec.popup_fields)
-    return tuple(dict.fromkeys(f for f in wanted if f and f in spec.field_names))
+    scalar = {f.name for f in spec.fields if f.type != "object"}  # a tile holds no objects
+    return tuple(dict.fromkeys(f for f in wanted if f and f in scalar))
 
 
 def road_tile(cur, z: int, x: int, y: int) -> bytes:
@@ -302,7 +306,7 @@ def point_features(cur, spec: LayerSpec) -> list[dict]:
     out = []
     for row in cur.fetchall():
         item = {
-            f.name: v if f.type == "array" else _flat(v)
+            f.name: v if f.type in ("array", "object") else _flat(v)
             for f, v in zip(spec.fields, row, strict=False)
         }
         item["lat"], item["lon"] = round(row[-2], COORD_DECIMALS), round(row[-1], COORD_DECIMALS)

@@ -19,8 +19,11 @@ Database roles
 ``run_server`` receives the owner's URL (the CLI resolves ``DATABASE_URL`` or the local
 cluster). Before serving it brings the routing network up to date *as the owner* (building
 writes ``road_segment.cost_*_s``), then serves as ``sigap_web`` (:mod:`web.settings`), which
-may read the network cache but not build it; ``sigap ingest`` and ``sigap network build``
-keep it current afterwards, and running workers reload it when its manifest changes.
+may read the network cache but never builds it (read-only routers, :mod:`gis.router_cache`).
+While it serves, a network keeper process runs as the owner (:mod:`gis.network_keeper`): it
+writes the costs of segments whose condition staff changed and rebuilds the cache in the
+background; ``sigap ingest`` and ``sigap network build`` rebuild too. Workers apply
+road-condition changes live and swap to each new cache version.
 """
 
 from __future__ import annotations
@@ -181,8 +184,21 @@ def run_server(url: str, *, host: str, port: int, workers: int | None, debug: bo
         "TRUSTED_HOSTS": trusted_hosts(host),
     }
     app = create_app(config)  # configuration errors surface here, before anything starts
+    server_pid = os.getpid()
     prepare_network(url)
     check_web_role(web_url)
+    from gis.network_keeper import start_keeper
+
+    keeper = start_keeper(url)  # the owner keeps costs and cache current (ends with us)
+    try:
+        _serve(app, config, host=host, port=port, workers=workers, debug=debug, web_url=web_url)
+    finally:
+        if os.getpid() == server_pid:  # not in a gunicorn worker leaving through here
+            keeper.terminate()
+
+
+def _serve(app, config, *, host, port, workers, debug, web_url) -> None:
+    """Serve ``app`` with gunicorn (or Flask's server with ``debug``) until interrupted."""
     if debug:
         app.run(host=host, port=port, debug=True, use_reloader=False)
         return

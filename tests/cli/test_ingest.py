@@ -21,7 +21,17 @@ TABLES = ("admin_area", "office", "waste_bin", "road_segment", "ingest_run")
 
 
 def table_counts(url: str) -> dict[str, int]:
-    return {t: query(url, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}  # noqa: S608
+    """Rows per table; ``ingest_run`` counts the runs that loaded (failed runs are recorded too,
+    see :func:`failed_runs`)."""
+    counts = {t: query(url, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}  # noqa: S608
+    counts["ingest_run"] = query(url, "SELECT count(*) FROM ingest_run WHERE status = 'ok'")[0][0]
+    return counts
+
+
+def failed_runs(url: str) -> list[tuple[str, str]]:
+    """``(status, error)`` of each run that wrote nothing."""
+    rows = query(url, "SELECT status, rejects FROM ingest_run WHERE status <> 'ok' ORDER BY id")
+    return [(status, rejects[0]["error"]) for status, rejects in rows]
 
 
 def truncated_pbf(tmp_path: Path) -> Path:
@@ -65,6 +75,9 @@ def test_bad_input_is_a_one_line_error_and_leaves_the_database_untouched(
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     assert message in lines[0] and str(path) in lines[0]
     assert table_counts(fresh_db) == before
+    if case != "missing":  # the run is recorded, with the reason
+        ((status, error),) = failed_runs(fresh_db)
+        assert status == "failed" and message in error
 
 
 def test_bad_input_through_the_installed_command(fresh_db, tmp_path):
@@ -177,6 +190,7 @@ def test_ctrl_c_before_the_commit_writes_nothing(fresh_db, runner, monkeypatch):
     )
     assert result.stdout == ""
     assert table_counts(fresh_db) == before
+    assert [s for s, _ in failed_runs(fresh_db)] == ["interrupted"]
 
 
 def test_ctrl_c_to_a_real_process_while_it_reads(fresh_db):
@@ -203,6 +217,7 @@ def test_ctrl_c_to_a_real_process_while_it_reads(fresh_db):
     assert "Error: Interrupted before the load was committed; nothing was written." in err
     assert "Traceback" not in err
     assert table_counts(fresh_db) == dict.fromkeys(TABLES, 0)
+    assert [s for s, _ in failed_runs(fresh_db)] == ["interrupted"]
 
 
 def test_an_unmigrated_database_says_what_to_do(server_url, runner):

@@ -10,6 +10,11 @@ point's UTM zone. Each end is a virtual node: the origin leaves through ``v`` fo
 ``v`` for ``(1 - t) * cost``; a move of zero length is always allowed. An origin and a
 facility on the same segment are also joined directly by the piece between them, if one-way
 allows it. Then networkx's Dijkstra.
+
+Facilities on cut-off fragments: a facility whose segment is not in the mode's largest strongly
+connected component (networkx's ``strongly_connected_components`` of the mode's graph; a
+segment is in it when both its ends are) also gets a second virtual node, on the nearest
+segment of that component within the snap limit (PostGIS again), as OSRM does.
 """
 
 from __future__ import annotations
@@ -74,7 +79,9 @@ class Reference:
             if not self.binds(sid):
                 self._add(self.graph, v, u, cost)
         self._facilities: dict[str, dict[int, Place]] = {}
+        self._second: dict[str, dict[int, Place]] = {}
         self._with_facilities: dict[str, nx.DiGraph] = {}
+        self._main: set | None = None
         #: how many near-ties :meth:`settle_tie` settled
         self.ties = 0
         #: closed segments (:meth:`closed`): nothing is placed on them
@@ -98,10 +105,39 @@ class Reference:
             return True
         return (a, b) == (v, u) and not self.binds(sid)
 
+    # the main component ------------------------------------------------------------------
+    def main_nodes(self) -> set:
+        """The nodes of the mode's largest strongly connected component."""
+        if self._main is None:
+            comps = list(nx.strongly_connected_components(self.graph))
+            self._main = max(comps, key=len) if comps else set()
+        return self._main
+
+    def in_main(self, sid: int) -> bool:
+        """Is segment ``sid`` in the main component (both its ends are)?"""
+        u, v = self.seg[sid][:2]
+        main = self.main_nodes()
+        return u in main and v in main
+
+    def main_segments(self) -> list[int]:
+        """Passable segments of the main component."""
+        return [s for s, row in self.seg.items() if row[3] is not None and self.in_main(s)]
+
+    def second_place(self, place: Place, lon: float, lat: float) -> Place | None:
+        """The second virtual node of a facility at ``(lon, lat)`` first placed at ``place``:
+        None when ``place`` is in the main component, else the nearest main-component
+        segment's position (None beyond the snap limit)."""
+        if self.in_main(place.segment_id):
+            return None
+        return self.place([(lon, lat)], only=self.main_segments())[0]
+
     # placing points ----------------------------------------------------------------------
-    def place(self, points: list[tuple[float, float]]) -> list[Place | None]:
+    def place(
+        self, points: list[tuple[float, float]], only: list[int] | None = None
+    ) -> list[Place | None]:
         """PostGIS's nearest usable segment and position for each ``(lon, lat)``; None when
-        no usable segment is within the snap limit."""
+        no usable segment is within the snap limit. ``only``: consider these segments
+        only."""
         if not points:
             return []
         lons = [float(p[0]) for p in points]
@@ -117,9 +153,17 @@ class Reference:
                 "      AS t(lon, lat, i)) p "
                 "CROSS JOIN LATERAL (SELECT id, geom, ST_Distance(geom::geography, "
                 "  p.pt::geography) AS d FROM road_segment WHERE {} IS NOT NULL "
-                "  AND NOT id = ANY(%(excluded)s) ORDER BY d, id LIMIT 1) s ORDER BY p.i"
+                "  AND NOT id = ANY(%(excluded)s) AND (%(all)s OR id = ANY(%(only)s)) "
+                "  ORDER BY d, id LIMIT 1) s ORDER BY p.i"
             ).format(cost_column(self.mode)),
-            {"srid": srid, "lons": lons, "lats": lats, "excluded": self.excluded},
+            {
+                "srid": srid,
+                "lons": lons,
+                "lats": lats,
+                "excluded": self.excluded,
+                "all": only is None,
+                "only": list(only or []),
+            },
         )
         out: list[Place | None] = [None] * len(points)
         ids = [r[1] for r in rows]
@@ -170,45 +214,73 @@ class Reference:
         self.ties += 1
         return other
 
-    def align_facilities(self, category: str, segment_of: dict[int, int]) -> None:
+    def align_facilities(
+        self,
+        category: str,
+        segment_of: dict[int, int],
+        second_segment_of: dict[int, int] | None = None,
+    ) -> None:
         """Settle ties between SIGAP's and PostGIS's segment of each facility
-        (``segment_of``: facility id -> SIGAP's segment id) with :meth:`settle_tie`."""
-        rows = dict(
-            (fid, (lon, lat))
-            for fid, lon, lat in query(
-                self.url,
-                "SELECT id, ST_X(geom), ST_Y(geom) FROM office UNION ALL "
-                "SELECT id + 1000000000, ST_X(geom), ST_Y(geom) FROM waste_bin",
-            )
-        )
-        waste = 1_000_000_000 if category in WASTE_KINDS else 0
+        (``segment_of``: facility id -> SIGAP's segment id; ``second_segment_of``: the same
+        for second virtual nodes) with :meth:`settle_tie`."""
+        sites = self._sites(category)
         placed = self.facilities(category)
         for fid, sid in segment_of.items():
             if fid in placed:
-                lon, lat = rows[fid + waste]
-                placed[fid] = self.settle_tie(placed[fid], sid, lon, lat)
+                placed[fid] = self.settle_tie(placed[fid], sid, *sites[fid])
+        self._second.pop(category, None)
+        second = self.second_places(category)
+        for fid, sid in (second_segment_of or {}).items():
+            if fid in second:
+                second[fid] = self.settle_tie(second[fid], sid, *sites[fid])
         self._with_facilities.pop(category, None)
+
+    def _sites(self, category: str) -> dict[int, tuple[float, float]]:
+        """Facility id -> ``(lon, lat)`` of the facilities of ``category``."""
+        if category in WASTE_KINDS:
+            rows = query(
+                self.url,
+                "SELECT id, ST_X(geom), ST_Y(geom) FROM waste_bin WHERE kind = %s ORDER BY id",
+                (category,),
+            )
+        else:
+            rows = query(
+                self.url,
+                "SELECT id, ST_X(geom), ST_Y(geom) FROM office WHERE category = %s ORDER BY id",
+                (category,),
+            )
+        return {fid: (lon, lat) for fid, lon, lat in rows}
 
     def facilities(self, category: str) -> dict[int, Place]:
         """Facility id -> where it joins this mode's network (those within the snap limit)."""
         if category not in self._facilities:
-            if category in WASTE_KINDS:
-                rows = query(
-                    self.url,
-                    "SELECT id, ST_X(geom), ST_Y(geom) FROM waste_bin WHERE kind = %s ORDER BY id",
-                    (category,),
-                )
-            else:
-                rows = query(
-                    self.url,
-                    "SELECT id, ST_X(geom), ST_Y(geom) FROM office WHERE category = %s ORDER BY id",
-                    (category,),
-                )
-            places = self.place([(lon, lat) for _, lon, lat in rows])
+            sites = self._sites(category)
+            places = self.place(list(sites.values()))
             self._facilities[category] = {
-                fid: p for (fid, _, _), p in zip(rows, places, strict=True) if p is not None
+                fid: p for fid, p in zip(sites, places, strict=True) if p is not None
             }
         return self._facilities[category]
+
+    def second_places(self, category: str) -> dict[int, Place]:
+        """Facility id -> its second virtual node, for facilities first placed on a segment
+        outside the main component (and with a main-component segment within the limit)."""
+        if category not in self._second:
+            sites = self._sites(category)
+            second = {}
+            for fid, p in self.facilities(category).items():
+                q = self.second_place(p, *sites[fid])
+                if q is not None:
+                    second[fid] = q
+            self._second[category] = second
+        return self._second[category]
+
+    def facility_places(self, category: str) -> dict[int, list[Place]]:
+        """Facility id -> every virtual node of it (one, or two for a cut-off one)."""
+        second = self.second_places(category)
+        return {
+            fid: [p] + ([second[fid]] if fid in second else [])
+            for fid, p in self.facilities(category).items()
+        }
 
     # the virtual nodes -------------------------------------------------------------------
     def exits(self, p: Place) -> list[tuple[int, float]]:
@@ -234,9 +306,10 @@ class Reference:
     def _graph_with(self, category: str) -> nx.DiGraph:
         if category not in self._with_facilities:
             g = self.graph.copy()
-            for fid, p in self.facilities(category).items():
-                for node, cost in self.entries(p):
-                    self._add(g, node, ("F", fid), cost)
+            for fid, places in self.facility_places(category).items():
+                for p in places:
+                    for node, cost in self.entries(p):
+                        self._add(g, node, ("F", fid), cost)
             self._with_facilities[category] = g
         return self._with_facilities[category]
 
@@ -245,23 +318,31 @@ class Reference:
         g = self._graph_with(category)
         for node, cost in self.exits(origin):
             self._add(g, "O", node, cost)
-        for fid, p in self.facilities(category).items():
-            if p.segment_id == origin.segment_id:
-                direct = self.along(p.segment_id, origin.fraction, p.fraction)
-                if math.isfinite(direct):
-                    self._add(g, "O", ("F", fid), direct)
+        for fid, places in self.facility_places(category).items():
+            for p in places:
+                if p.segment_id == origin.segment_id:
+                    direct = self.along(p.segment_id, origin.fraction, p.fraction)
+                    if math.isfinite(direct):
+                        self._add(g, "O", ("F", fid), direct)
         try:
             lengths = nx.single_source_dijkstra_path_length(g, "O", weight="weight")
         finally:
             g.remove_node("O")
         return {n[1]: t for n, t in lengths.items() if isinstance(n, tuple)}
 
-    def node_times_to(self, places: list[Place]) -> dict:
-        """Seconds from every node to the nearest of ``places`` (facilities at those points)."""
+    def node_times_to(
+        self, places: list[Place], sites: list[tuple[float, float]] | None = None
+    ) -> dict:
+        """Seconds from every node to the nearest of ``places`` (facilities at those points).
+
+        With ``sites`` (each place's facility ``(lon, lat)``), a place outside the main
+        component also gets its second virtual node (:meth:`second_place`)."""
         g = self.graph.reverse(copy=True)
         for i, p in enumerate(places):
-            for node, cost in self.entries(p):
-                self._add(g, ("F", i), node, cost)
+            extra = self.second_place(p, *sites[i]) if sites is not None else None
+            for q in [p] + ([extra] if extra is not None else []):
+                for node, cost in self.entries(q):
+                    self._add(g, ("F", i), node, cost)
         sources = {("F", i) for i in range(len(places))}
         lengths = nx.multi_source_dijkstra_path_length(g, sources, weight="weight")
         return {n: t for n, t in lengths.items() if not isinstance(n, tuple)}
@@ -281,7 +362,8 @@ class Reference:
             self._add(other.graph, u, v, cost)
             if not other.binds(sid):
                 self._add(other.graph, v, u, cost)
-        other._facilities, other._with_facilities = {}, {}
+        other._facilities, other._with_facilities, other._second = {}, {}, {}
+        other._main = None
         return other
 
     def node_times_from(self, origin: Place) -> dict:

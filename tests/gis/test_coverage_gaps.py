@@ -46,14 +46,15 @@ def reference_coverage(ref: Reference, category: str, limit_s: float, net) -> di
     g_edge = np.asarray(net.arrays["edge_id"])
     t = FacilityTables.from_arrays(net.arrays, f"{ref.mode}.{category}")
     facs = net.facilities[category]
-    placed = ref.facilities(category)
     # settle PostGIS/ours ties of equally near segments (as the routing tests do)
     ours = {int(f["id"]): int(g_edge[e]) for f, e in zip(facs, t.fac_edge, strict=True) if e >= 0}
-    ref.align_facilities(category, ours)
-    placed = ref.facilities(category)
-    times = ref.node_times_to(list(placed.values()))
+    # a facility on a cut-off fragment also joins the main component (its second road point)
+    ours2 = {int(f["id"]): int(g_edge[e]) for f, e in zip(facs, t.fac2_edge, strict=True) if e >= 0}
+    ref.align_facilities(category, ours, ours2)
+    placed = [p for ps in ref.facility_places(category).values() for p in ps]
+    times = ref.node_times_to(placed)
     on_seg: dict[int, list[float]] = {}
-    for p in placed.values():
+    for p in placed:
         on_seg.setdefault(p.segment_id, []).append(p.fraction)
     total = beyond = 0.0
     nodes: set = set()

@@ -118,3 +118,37 @@ def test_closed_segments_leave_the_graph_and_the_snapping(hel, mode):
     d_open = dijkstra(g.graph, indices=start)
     d_closed = dijkstra(closed.graph, indices=start)
     assert (d_closed >= d_open - 1e-9).all()
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("n", [3, 200])
+def test_other_costs_give_the_adjacency_a_rebuild_would(hel, mode, n):
+    """``with_costs`` patches the cache's adjacency for a few changes (dropping closed
+    segments' entries) and rebuilds it for many or for a segment that opens: either way the
+    same arrays as ``mode_csr`` of the new costs, and the same main component and snaps."""
+    from gis.graph import mode_csr
+
+    net = load_network(cache_root(hel))
+    g = ModeGraph.from_network(net, mode)
+    rng = np.random.default_rng(n)
+    cost = np.array(g.cost, dtype=float)
+    passable = np.flatnonzero(np.isfinite(cost))
+    pick = rng.choice(passable, n, replace=False)
+    cost[pick[: n // 3 + 1]] = np.nan  # closed
+    cost[pick[n // 3 + 1 :]] *= rng.uniform(0.3, 3.0, len(pick) - n // 3 - 1)
+    for new_cost, opened in ((cost, False), (np.where(np.isnan(cost), 5.0, cost), True)):
+        if opened:  # open what was closed, starting from the closed graph
+            g = g.with_costs(cost)
+        h = g.with_costs(new_cost)
+        oneway = np.asarray(g.edge_oneway) if g.oneway else np.zeros(len(new_cost), bool)
+        want = mode_csr(g.n_nodes, np.asarray(g.edge_u), np.asarray(g.edge_v), new_cost, oneway)
+        for got, expected in zip((h.indptr, h.indices, h.weight, h.edge), want, strict=True):
+            np.testing.assert_array_equal(np.asarray(got), expected)
+        fresh = {**net.arrays, f"edge_cost_{mode}": new_cost}
+        for name, arr in zip(("indptr", "indices", "weight", "edge"), want, strict=True):
+            fresh[f"{mode}.{name}"] = arr
+        other = ModeGraph(fresh, net.projection(), mode)
+        np.testing.assert_array_equal(h.main_nodes, other.main_nodes)
+        for lat, lon in ((60.1699, 24.9384), (60.165, 24.95), (60.172, 24.93)):
+            a, b = h.locate(lat, lon), other.locate(lat, lon)
+            assert (a.edge, round(a.fraction, 9)) == (b.edge, round(b.fraction, 9))

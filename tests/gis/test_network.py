@@ -10,7 +10,7 @@ import time
 import psycopg2
 import pytest
 
-from gis import network, routing
+from gis import network, router_cache, routing
 from gis.db import libpq_url
 from gis.network import (
     CONDITION_FACTORS,
@@ -183,8 +183,8 @@ def test_recreated_database_does_not_use_the_old_cache(server_url, template_db, 
         )
         # A running process: its background check (forced due now) replaces the cache; the
         # next query uses the new one.
-        monkeypatch.setattr(routing, "RELOAD_CHECK_S", 0.0)
-        monkeypatch.setattr(routing, "DB_CHECK_S", 0.0)
+        monkeypatch.setattr(router_cache, "RELOAD_CHECK_S", 0.0)
+        monkeypatch.setattr(router_cache, "DB_CHECK_S", 0.0)
         routing.get_router(url)
         routing.join_checks()
         res = routing.nearest_facilities(lat, lon, category="health", mode="car", url=url)

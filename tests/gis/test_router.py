@@ -79,12 +79,18 @@ def _align_facilities(ref: Reference, url: str, mode: str, category: str) -> Non
     """Settle near-ties between our facility segments and the reference's."""
     router = routing.get_router(url, mode=mode)
     tables = router.tables(mode, category)
+    facs = router.facilities(category)
     ours = {
         fac["id"]: int(router.edge_id[tables.fac_edge[i]])
-        for i, fac in enumerate(router.facilities(category))
+        for i, fac in enumerate(facs)
         if tables.fac_edge[i] >= 0
     }
-    ref.align_facilities(category, ours)
+    second = {
+        fac["id"]: int(router.edge_id[tables.fac2_edge[i]])
+        for i, fac in enumerate(facs)
+        if tables.fac2_edge[i] >= 0
+    }
+    ref.align_facilities(category, ours, second)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -108,6 +114,18 @@ def test_facilities_join_the_network_where_postgis_places_them(request, refs, db
         assert abs(tables.fac_fraction[i] - p.fraction) * ref.seg[p.segment_id][4] < 1.0
         road_m = haversine_m(p.lon, p.lat, *(float(c) for c in tables.fac_lonlat[i]))
         assert road_m < 1.0
+        # a facility on a cut-off fragment also joins the main component, where PostGIS
+        # places it among that component's segments
+        second = ref.second_place(p, fac["lon"], fac["lat"])
+        if second is None:
+            assert tables.fac2_edge[i] < 0
+            continue
+        assert tables.fac2_edge[i] >= 0
+        assert tables.fac2_snap_m[i] == pytest.approx(second.distance_m, rel=0.01, abs=1.0)
+        second = ref.settle_tie(
+            second, int(router.edge_id[tables.fac2_edge[i]]), fac["lon"], fac["lat"]
+        )
+        assert abs(tables.fac2_fraction[i] - second.fraction) * ref.seg[second.segment_id][4] < 1
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -171,6 +189,58 @@ def test_oneway_is_respected_for_car_not_for_walking(hel, refs):
         if wplace.segment_id == sid:  # walking leaves a one-way street either way
             assert len(walk.exits(wplace)) == 2
     assert backwards_would_win > 0, "no one-way segment where ignoring one-way would be faster"
+
+
+# --- facilities on cut-off fragments -----------------------------------------------------------
+
+
+def test_facilities_on_cut_off_fragments_also_join_the_main_component(hel, refs):
+    """A real case: in Helsinki, a clinic's nearest car road (Bulevardin Klinikka's) is a
+    14 m one-way piece of Fredrikinkatu whose way in lies outside the clipped extract (the
+    same happens to Rumah Sakit YPK Mandiri on Jalan Gereja Theresia in the Menteng extract).
+    With only that road point it could be reached from almost nowhere; with its second road
+    point on the main component (as OSRM does) from all of it, and a route from elsewhere
+    ends there, in the reference's time (the reference applies the same rule with networkx
+    and PostGIS)."""
+    ref = refs(hel, "car")
+    router = routing.get_router(hel, mode="car")
+    tables, facs = router.tables("car", "health"), router.facilities("health")
+    edge_id = router.edge_id
+    main = ref.main_nodes()
+    cut_off = 0
+    for i, fac in enumerate(facs):
+        if tables.fac_edge[i] < 0 or ref.in_main(int(edge_id[tables.fac_edge[i]])):
+            assert tables.fac2_edge[i] < 0  # in the main component: one road point
+            continue
+        first = ref.facilities("health")[fac["id"]]
+        assert first.segment_id == int(edge_id[tables.fac_edge[i]])
+        assert tables.fac2_edge[i] >= 0
+        second = int(edge_id[tables.fac2_edge[i]])
+        assert ref.in_main(second)
+        both = ref.node_times_to([first], [(fac["lon"], fac["lat"])])
+        assert main <= set(both)
+        if len(ref.node_times_to([first])) > 0.1 * len(main):
+            continue  # a fragment one can drive into but not out of: reachable anyway
+        cut_off += 1
+        # from the middle of a main-component road near the second point, k-nearest finds
+        # the facility, and the route ends at its second road point
+        ((lat, lon),) = query(
+            hel,
+            "SELECT ST_Y(ST_LineInterpolatePoint(geom, 0.5)), "
+            "ST_X(ST_LineInterpolatePoint(geom, 0.5)) FROM road_segment WHERE id = %s",
+            (second,),
+        )
+        res = routing.nearest_facilities(
+            lat, lon, category="health", mode="car", k=routing.MAX_K, url=hel
+        )
+        (hit,) = [r for r in res["results"] if r["facility"]["id"] == fac["id"]]
+        assert hit["facility_snap"]["segment_id"] == second
+        place = ref.settle_tie(ref.place([(lon, lat)])[0], res["snapped"]["segment_id"], lon, lat)
+        assert hit["travel_time_s"] == pytest.approx(
+            ref.times_from(place, "health")[fac["id"]], abs=AGREE_S
+        )
+        check_route(ref, hit, res["snapped"])
+    assert cut_off, "Helsinki has no health facility on a cut-off car fragment any more"
 
 
 # --- a block of four roads, by hand -----------------------------------------------------------

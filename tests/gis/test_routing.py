@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gis import routing
+from gis import router_cache, routing
 from gis.errors import InvalidInputError, NotFoundError, UnprocessableError
 from gis.network import MODES, build_network, drop_cache, network_status
 from tests.gis.helpers import drop_routed_db, query, random_origins, routed_db
@@ -32,7 +32,7 @@ def test_queries_reload_a_rebuilt_cache(hel_mutable, monkeypatch):
     url = hel_mutable
     ref = Reference(url, "car")
     lat, lon, before = _long_car_route(url, ref)
-    monkeypatch.setattr(routing, "RELOAD_CHECK_S", 0.0)
+    monkeypatch.setattr(router_cache, "RELOAD_CHECK_S", 0.0)
     routing.nearest_facilities(lat, lon, category="health", mode="car", url=url)
     cut = before["results"][0]["segment_ids"][2]
     query(url, "UPDATE road_segment SET condition = 'tidak_dapat_dilalui' WHERE id = %s", (cut,))
@@ -322,3 +322,42 @@ def test_warm_routing_of_an_empty_database_only_logs(fresh_db, caplog):
     finally:
         drop_cache(fresh_db)
         routing.clear_routers()
+
+
+def test_a_read_only_router_never_builds_and_logs_a_stale_cache_once(hel_mutable, caplog):
+    """The web role's routers: the database changes behind the cache; the background check
+    logs one line (no traceback, no build attempt) and the last good cache keeps answering;
+    a later check does not log again. Without a cache they raise InsufficientPrivilege (the
+    web answers 503)."""
+    import logging
+
+    import psycopg2.errors
+    from sqlalchemy.engine import make_url
+
+    from gis import router_cache
+    from gis.network import cache_root, read_manifest
+
+    url = hel_mutable
+    web = make_url(url).set(username="sigap_web").render_as_string(hide_password=False)
+    routing.clear_routers()
+    before = routing.nearest_facilities(60.1699, 24.9384, category="health", mode="car", url=web)
+    version = read_manifest(cache_root(url))["version"]
+    query(url, "UPDATE road_segment SET maxspeed = '5' WHERE highway = 'primary'")  # as owner
+    entry = router_cache._routers[cache_root(web)]
+    assert entry.read_only
+    with caplog.at_level(logging.INFO, logger="gis"):
+        for _ in range(2):
+            entry.db_checked_at = -1e9  # the check is due
+            routing.get_router(web)
+            routing.join_checks()
+    stale = [r for r in caplog.records if "older than the database" in r.getMessage()]
+    assert len(stale) == 1 and stale[0].exc_info is None
+    assert "Traceback" not in caplog.text
+    assert read_manifest(cache_root(url))["version"] == version  # nothing was built
+    again = routing.nearest_facilities(60.1699, 24.9384, category="health", mode="car", url=web)
+    assert again == before
+    routing.clear_routers()
+    drop_cache(url)
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="sigap network build"):
+        routing.get_router(web)
+    routing.clear_routers()

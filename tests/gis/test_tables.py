@@ -13,10 +13,12 @@ from tests.gis.reference import Place
 
 
 def _places(g: ModeGraph, t: FacilityTables) -> list[Place]:
-    """The tables' own facility positions, as reference places."""
+    """The tables' own facility positions (second road points included), as reference
+    places."""
     return [
         Place(int(g.edge_id[e]), float(f), 0.0, float(lon), float(lat))
-        for e, f, (lon, lat) in zip(t.fac_edge, t.fac_fraction, t.fac_lonlat, strict=True)
+        for i in range(len(t.fac_edge))
+        for e, _, f, lon, lat, _ in t.points(i)
         if e >= 0
     ]
 
@@ -51,10 +53,9 @@ def test_table_equals_networkx_with_virtual_facility_nodes(hel, refs, net, mode)
             e = c if c >= 0 else ~c
             total += float(g.cost[e])
             n = int(g.edge_v[e]) if c >= 0 else int(g.edge_u[e])
-        last = [cost for m, cost, _ in g.entries(int(t.fac_edge[fac]), float(t.fac_fraction[fac]))]
-        ends = [m for m, _, _ in g.entries(int(t.fac_edge[fac]), float(t.fac_fraction[fac]))]
-        assert n in ends
-        assert total + min(c for m, c in zip(ends, last, strict=True) if m == n) == pytest.approx(
+        ways = [w for p in t.points(fac) for w in g.entries(p[0], p[2])]
+        assert n in {m for m, _, _ in ways}
+        assert total + min(c for m, c, _ in ways if m == n) == pytest.approx(
             float(t.dist_s[node]), rel=1e-6, abs=1e-3
         )
 
@@ -74,7 +75,7 @@ def test_tables_for_any_facility_points(hel, refs, net, mode):
         ref.settle_tie(p, int(g.edge_id[e]), lon, lat)
         for p, e, (lon, lat) in zip(places, t.fac_edge, lonlat, strict=True)
     ]
-    _compare(net, t, ref.node_times_to(places), abs_s=0.5)
+    _compare(net, t, ref.node_times_to(places, [tuple(p) for p in lonlat]), abs_s=0.5)
 
 
 @pytest.mark.parametrize("mode", ["walk", "car"])
@@ -94,9 +95,10 @@ def test_tables_with_closed_segments(hel, refs, net, mode):
     assert (np.asarray(closed.dist_s) >= np.asarray(t.dist_s) - 1e-3).all()
     ref = refs(hel, mode).closed(closed_ids)
     places = ref.place([tuple(p) for p in lonlat])
-    places = [
-        ref.settle_tie(p, int(g.edge_id[e]), lon, lat)
-        for p, e, (lon, lat) in zip(places, closed.fac_edge, lonlat, strict=True)
+    kept = [
+        (ref.settle_tie(p, int(g.edge_id[e]), lon, lat), (lon, lat))
+        for p, e, (lon, lat) in zip(places, closed.fac_edge, lonlat.tolist(), strict=True)
         if p is not None
     ]
-    _compare(net, closed, ref.node_times_to(places), abs_s=0.5)
+    want = ref.node_times_to([p for p, _ in kept], [site for _, site in kept])
+    _compare(net, closed, want, abs_s=0.5)

@@ -270,7 +270,9 @@ def test_a_bad_row_is_named_and_nothing_is_written(fresh_db, case):
     assert info.value.message.endswith("; nothing was written.")
     assert "\n" not in info.value.message
     assert query(fresh_db, "SELECT count(*) FROM waste_bin") == [(0,)]
-    assert query(fresh_db, "SELECT count(*) FROM ingest_run") == [(0,)]
+    # the failed run is recorded, in a transaction of its own
+    ((status, rejects),) = query(fresh_db, "SELECT status, rejects FROM ingest_run")
+    assert status == "failed" and message in rejects[0]["error"]
 
 
 def test_unknown_layer(fresh_db):

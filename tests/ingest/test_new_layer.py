@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.osm import ingest_osm_file
-from layers.registry import LAYERS, FieldSpec, LayerSpec, LayerStyle, check_registry
+from layers.registry import ALL_LAYERS, LAYERS, FieldSpec, LayerSpec, LayerStyle, check_registry
 from tests.conftest import query
 
 DEPOT_TABLE = """
@@ -78,7 +78,8 @@ OSM = """<?xml version='1.0' encoding='UTF-8'?>
 def with_depot(fresh_db, monkeypatch):
     query(fresh_db, DEPOT_TABLE)
     check_registry({"depot": DEPOT})
-    monkeypatch.setitem(LAYERS, "depot", DEPOT)
+    monkeypatch.setitem(ALL_LAYERS, "depot", DEPOT)  # what ingest may write
+    monkeypatch.setitem(LAYERS, "depot", DEPOT)  # what the API and maps serve
     return fresh_db
 
 

@@ -82,7 +82,11 @@ def table_counts(url: str) -> dict[str, int]:
     with get_engine(url).connect() as conn:
         return {
             t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()  # noqa: S608
-            for t in ("admin_area", "office", "waste_bin", "road_segment", "ingest_run")
+            for t in ("admin_area", "office", "waste_bin", "road_segment")
+        } | {
+            "ingest_run": conn.execute(
+                text("SELECT count(*) FROM ingest_run WHERE status = 'ok'")
+            ).scalar()
         }
 
 
@@ -438,5 +442,5 @@ def test_every_layer_of_the_extract_is_a_registry_layer():
     assert set(extract.rows) == set(LAYERS)
     assert extract.rows["office"] and extract.rows["road_segment"]
     for layer, rows in extract.rows.items():
-        columns = set(LAYERS[layer].load_columns)
+        columns = set(LAYERS[layer].load_columns) - {"attributes"}  # a file's other columns
         assert all(set(r) == columns for r in rows), layer

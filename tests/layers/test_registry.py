@@ -13,6 +13,7 @@ import pytest
 
 from layers import models
 from layers.registry import (
+    ALL_LAYERS,
     BOOKKEEPING_COLUMNS,
     KEY_MAX_LENGTHS,
     LAYERS,
@@ -22,6 +23,7 @@ from layers.registry import (
     facility_layer,
     facility_layers,
     get_layer,
+    ingest_layer,
     osm_point_layers,
 )
 from layers.vocab import FACILITY_CATEGORIES, OFFICE_CATEGORIES, WASTE_BIN_KINDS
@@ -58,10 +60,10 @@ def schema(template_db, server_url):
     return out, {t: (kind, srid) for t, kind, srid in geoms}
 
 
-@pytest.mark.parametrize("name", LAYERS)
+@pytest.mark.parametrize("name", ALL_LAYERS)
 def test_every_column_of_the_table_is_described_and_compatible(schema, name):
     columns, geometry = schema
-    spec = LAYERS[name]
+    spec = ALL_LAYERS[name]
     table = columns[spec.table]
     # both ways: a column added by a migration needs a FieldSpec, and the reverse
     assert set(spec.column_names) | BOOKKEEPING_COLUMNS == set(table), name
@@ -85,7 +87,7 @@ def test_every_column_of_the_table_is_described_and_compatible(schema, name):
 
 def test_the_models_describe_the_same_columns():
     tables = models.Base.metadata.tables
-    for spec in LAYERS.values():
+    for spec in ALL_LAYERS.values():
         assert set(tables[spec.table].columns.keys()) == set(spec.column_names) | (
             BOOKKEEPING_COLUMNS
         )
@@ -145,10 +147,23 @@ def test_describe_gives_the_page_its_popup_and_style():
     )
 
 
+def test_served_layers_and_ingest_only_layers():
+    assert list(LAYERS) == ["office", "waste_bin", "road_segment", "admin_area"]
+    assert {"road_inspection", "complaint"} <= set(ALL_LAYERS) - set(LAYERS)
+    assert ingest_layer("offices") is ALL_LAYERS["office"]
+    assert ingest_layer("inspections") is ALL_LAYERS["road_inspection"]
+    assert ingest_layer("complaint") is ALL_LAYERS["complaint"]
+    assert ingest_layer("nope") is None
+    # every layer keeps a file's other columns; a complaint's only for staff
+    for spec in ALL_LAYERS.values():
+        assert spec.field("attributes").type == "object"
+    assert not ALL_LAYERS["complaint"].field("attributes").public
+
+
 def test_no_layer_reads_reporter_contact_details():
-    assert all(spec.table != "complaint_reporter" for spec in LAYERS.values())
+    assert all(spec.table != "complaint_reporter" for spec in ALL_LAYERS.values())
     reporter_columns = set(models.ComplaintReporter.__table__.columns.keys()) - {"complaint_id"}
-    for spec in LAYERS.values():
+    for spec in ALL_LAYERS.values():
         if spec.table.startswith("complaint"):
             assert not set(spec.field_names) & reporter_columns
 

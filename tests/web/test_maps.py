@@ -76,7 +76,7 @@ def test_page_blob_holds_the_offices_with_public_fields_only(client, db_rows):
     for o in blob["markers"]["items"]:
         assert set(o) == {
             "id", "name", "category", "kind", "address", "opening_hours", "phone", "services",
-            "lat", "lon",
+            "attributes", "lat", "lon",
         }  # fmt: skip
 
 

@@ -138,9 +138,18 @@
     if (sp.classField && names.indexOf(sp.classField) < 0 && sp.popup[0] !== sp.classField) {
       names.unshift(sp.classField);
     }
-    return popupContent(featureTitle(layerName, props), names.map(function (n) {
-      return [(sp.fields[n] || {}).label || n, formatValue(sp, n, props[n])];
-    }));
+    var rows = [];
+    names.forEach(function (n) {
+      var value = props[n];
+      if ((sp.fields[n] || {}).type === "object") {
+        /* a file's other columns (attributes): one row each, under the file's own names */
+        if (typeof value === "string") { try { value = JSON.parse(value); } catch (e) { value = null; } }
+        Object.keys(value || {}).forEach(function (k) { rows.push([k, value[k]]); });
+        return;
+      }
+      rows.push([(sp.fields[n] || {}).label || n, formatValue(sp, n, value)]);
+    });
+    return popupContent(featureTitle(layerName, props), rows);
   }
   function classOf(layerName, item) { return item[spec(layerName).classField]; }
   /* A feature of a point layer as a marker with its popup, tooltip and name. */
