@@ -306,9 +306,13 @@ def test_planning_map_recomputes_draws_and_shows_a_scenario(on, live_server, rou
         first_site["newly_covered_share"],
         abs_tol=1e-4,
     )
-    rows = w.page.locator(".plan-compare tbody tr").first.locator("td").all_inner_texts()
-    assert rows[:2] == [pct_id(b["share_length_beyond"]), pct_id(r["share_length_beyond"])]
-    assert rows[2].startswith("−")
+    # the figures as text: each measure "now → with the scenario (change)", the share first
+    first = w.page.locator(".plan-compare dd").first.inner_text()
+    now, _, rest = first.partition(" → ")
+    after, _, change = rest.partition(" (")
+    assert [now, after] == [pct_id(b["share_length_beyond"]), pct_id(r["share_length_beyond"])]
+    drop = -sc["change"]["summary"]["share_length_beyond"] * 100
+    assert change == f"−{drop:.1f} poin)".replace(".", ",")
     # on the map: the areas coloured by their change, the roads newly within T drawn
     assert w.page.locator("input[name=colour][value=change]").is_checked()
     fills = _area_fills(w)
