@@ -205,6 +205,28 @@ def _check_choropleth(w: Watched, areas: list[dict]) -> None:
     assert len(shares_drawn) >= 2  # a choropleth, not one colour
 
 
+def _check_access_choropleth(w: Watched, areas: list[dict]) -> None:
+    """Coloured by accessibility: areas with no office within T in the legend's first class,
+    the others in classes that rise with their score (at least two of them)."""
+    fills = _area_fills(w)
+    order = {colour: i for i, (colour, _text) in enumerate(_legend_swatches(w))}
+    scored = []
+    for f in areas:
+        p = f["properties"]
+        fill = fills[p["key"]]
+        if p["accessibility"] is None:
+            assert fill["opacity"] == 0
+            continue
+        cls = order[_rgb(fill["fill"])]
+        if p["accessibility"] == 0:
+            assert cls == 0, p
+        else:
+            assert cls > 0, p
+            scored.append((p["accessibility"], cls))
+    classes = [cls for _score, cls in sorted(scored)]
+    assert classes == sorted(classes) and len(set(classes)) >= 2, classes
+
+
 def _check_summary(w: Watched, answer: dict) -> None:
     s = answer["summary"]
     assert (
@@ -281,6 +303,7 @@ def test_planning_map_recomputes_draws_and_shows_a_scenario(on, live_server, rou
     # ... and the accessibility score colours the areas when chosen
     w.page.check("input[name=colour][value=access]")
     assert "aksesibilitas" in w.page.locator("#planning-legend").inner_text().lower()
+    _check_access_choropleth(w, ten["areas"]["features"])
     w.page.check("input[name=colour][value=share]")
 
     # a scenario: the first suggested site added, through its button
