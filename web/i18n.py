@@ -166,7 +166,7 @@ def planning_js_strings() -> dict[str, str]:
         "plan_site_people": gettext("about %(n)s people"),
         "plan_site_after": gettext("then %(share)s beyond T"),
         "plan_sites_intro": gettext(
-            "New sites suggested: %(n)s. Roads beyond T: %(before)s → %(after)s."
+            "With all of these sites: %(before)s → %(after)s of roads beyond T."
         ),
         "plan_sites_fewer": gettext("Fewer sites than asked for would newly cover anything."),
         "plan_sites_loading": gettext("Looking for the best new sites..."),

@@ -355,10 +355,7 @@ def test_planning_map_recomputes_draws_and_shows_a_scenario(on, live_server, rou
     _fit_to_areas(w)
     w.page.mouse.move(0, 0)
     if not _compact(size):  # the side panel shows the scenario's figures
-        w.page.locator("#scenario").evaluate(
-            "e => { const b = document.getElementById('sheet-body');"
-            " b.scrollTop += e.getBoundingClientRect().top - b.getBoundingClientRect().top; }"
-        )
+        _scroll_panel_to(w, "#scenario")
     shot(w, f"planning-analysis-{size}")
 
     # a tapped road closed: the road under the finger, as PostGIS finds it
@@ -388,6 +385,8 @@ def test_planning_map_recomputes_draws_and_shows_a_scenario(on, live_server, rou
         _expand(w, size)
         offenders = small_targets(w)
         assert offenders == [], f"under {TOUCH_TARGET_PX} px: {offenders}"
+        _scroll_panel_to(w, "#sites")
+        shot(w, f"planning-sheet-{size}")
         scroll = w.page.locator(".table-scroll").evaluate(
             "e => ({sh: e.scrollHeight, ch: e.clientHeight, ow: getComputedStyle(e).overflowY})"
         )
@@ -404,6 +403,14 @@ def test_planning_map_recomputes_draws_and_shows_a_scenario(on, live_server, rou
         },
     )
     w.check_clean()
+
+
+def _scroll_panel_to(w: Watched, selector: str) -> None:
+    """Scroll the panel (the bottom sheet on a phone) so that ``selector`` is at its top."""
+    w.page.locator(selector).evaluate(
+        "e => { const b = document.getElementById('sheet-body');"
+        " b.scrollTop += e.getBoundingClientRect().top - b.getBoundingClientRect().top; }"
+    )
 
 
 def _fit_to_areas(w: Watched) -> None:

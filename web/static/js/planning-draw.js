@@ -24,6 +24,9 @@
   var NEWLY_COVERED = "#00a651";
   var NEWLY_BEYOND = "#c51b7d";
   var CLOSED = "#000000";
+  /* an area's figures as a tooltip only where a pointer can hover: on a touch screen a tap
+   * belongs to the tool (isochrone, scenario), and the table says the same */
+  var CAN_HOVER = !window.matchMedia || window.matchMedia("(hover: hover)").matches;
 
   P.draw = function (M, T) {
     var d = M.data();
@@ -143,9 +146,11 @@
         bubblingMouseEvents: true,
         onEachFeature: function (f, lyr) {
           var p = f.properties;
-          lyr.bindTooltip(M.tooltipContent(T.areaName(p) + ": " + M.fmt(S("plan_area_tip"), {
-            share: T.pct(p.share_beyond), access: T.score(p.accessibility)
-          })), { sticky: true, className: "plan-tip" });
+          if (CAN_HOVER) {
+            lyr.bindTooltip(M.tooltipContent(T.areaName(p) + ": " + M.fmt(S("plan_area_tip"), {
+              share: T.pct(p.share_beyond), access: T.score(p.accessibility)
+            })), { sticky: true, className: "plan-tip" });
+          }
           areaByKey[p.key] = lyr;
         }
       }).eachLayer(function (l) { areasLayer.addLayer(l); });

@@ -264,11 +264,9 @@
       return parts.join("; ");
     }
     function sitesIntro(s) {
-      var text = M.fmt(S("plan_sites_intro"), {
-        n: num(s.sites.features.length), before: pct(s.baseline.share_length_beyond),
-        after: pct(s.after.share_length_beyond)
+      return M.fmt(S("plan_sites_intro"), {
+        before: pct(s.baseline.share_length_beyond), after: pct(s.after.share_length_beyond)
       });
-      return text;
     }
 
     return {
