@@ -227,6 +227,35 @@ def _check_access_choropleth(w: Watched, areas: list[dict]) -> None:
     assert classes == sorted(classes) and len(set(classes)) >= 2, classes
 
 
+def _check_gaps(w: Watched, answer: dict) -> None:
+    """The gap layer: one line per piece beyond T, in its band's colour (the pieces no office
+    reaches dashed), the bands told apart, and the legend's strokes the API's bands in order,
+    each in the colour its pieces are drawn in (before any scenario)."""
+    drawn = w.page.evaluate(
+        """() => {
+          const d = JSON.parse(document.getElementById('sigap-data').textContent);
+          return window[d.names.groups.gaps].getLayers().map(l => [
+            l.feature.properties.band, l.feature.properties.unreachable, l.options.color,
+            Boolean(l.options.dashArray)]);
+        }"""
+    )
+    assert len(drawn) == len(answer["gaps"]["features"]) > 0
+    colour_of: dict[int, str] = {}
+    for band, unreachable, colour, dashed in drawn:
+        assert colour_of.setdefault(band, colour) == colour
+        assert dashed == bool(unreachable)
+    assert len(set(colour_of.values())) == len(colour_of)
+    strokes = w.page.evaluate(
+        """() => [...document.querySelectorAll('#planning-legend li')]
+          .filter(li => li.querySelector('.stroke'))
+          .map(li => getComputedStyle(li.querySelector('.stroke')).borderTopColor)"""
+    )
+    assert len(strokes) == len(answer["bands"])
+    legend = {b["band"]: colour for b, colour in zip(answer["bands"], strokes, strict=True)}
+    for band, colour in colour_of.items():
+        assert legend[band] == _rgb(colour), band
+
+
 def _check_summary(w: Watched, answer: dict) -> None:
     s = answer["summary"]
     assert (
@@ -267,14 +296,7 @@ def test_planning_map_recomputes_draws_and_shows_a_scenario(on, live_server, rou
     assert answer["areas_kind"] == "hex" and len(answer["areas"]["features"]) > 20
     _check_summary(w, answer)
     _check_choropleth(w, answer["areas"]["features"])
-    # the gap layer: one line per piece beyond T
-    drawn_gaps = w.page.evaluate(
-        """() => {
-          const d = JSON.parse(document.getElementById('sigap-data').textContent);
-          return window[d.names.groups.gaps].getLayers().length;
-        }"""
-    )
-    assert drawn_gaps == len(answer["gaps"]["features"]) > 0
+    _check_gaps(w, answer)
     # the suggested sites: numbered markers and a list with what each newly covers
     site_labels = w.page.locator(".plan-marker.site").evaluate_all(
         "els => els.map(e => e.getAttribute('aria-label'))"
