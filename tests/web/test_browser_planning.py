@@ -1,8 +1,8 @@
 """The planning map in Chromium (issue 11): on a 360 x 740 phone and a 1280 x 800 desktop,
 the form asks the planning API and recomputes in place, the choropleth and the gap layer
 appear with a legend that matches the answer, the suggested sites are drawn, and a scenario
-(a suggested site added, a tapped road closed) shows its difference from the baseline on the
-map and in figures; the per-area table and its downloads; errors; keyboard use.
+(a suggested site added, a tapped road closed, an office closed) shows its difference from the
+baseline on the map and in figures; the per-area table and its downloads; errors; keyboard use.
 
 The page's figures are checked against the API's answers captured from the page's own
 requests and formatted here independently; the drawn difference of the gap layers against
@@ -594,6 +594,34 @@ def test_planning_table_downloads_and_keyboard(on, live_server):
     assert w.page.locator("#scenario").is_hidden()
     assert not w.page.locator("input[name=colour][value=change]").is_enabled()
     assert _drawn_difference_m(w) == {"covered": 0, "beyond": 0}
+
+    # "close this office": a health office brought to the middle of the map, by keyboard
+    office = w.page.evaluate(
+        """() => {
+          const d = JSON.parse(document.getElementById('sigap-data').textContent);
+          const M = SIGAP.map;
+          const o = d.markers.items.find(o => M.classOf(d.markers.layer, o) === 'health');
+          M.map().setView([o.lat, o.lon], 17, {animate: false});
+          return {id: o.id, name: M.featureTitle(d.markers.layer, o)};
+        }"""
+    )
+    w.page.focus("input[name=tool][value=add]")
+    w.page.keyboard.press("ArrowDown")
+    assert w.page.locator("input[name=tool][value=remove]").is_checked()
+    with w.page.expect_response(_is_api("/api/scenario", "POST")) as posted:
+        w.page.focus("#use-centre")
+        w.page.keyboard.press("Enter")
+    _state(w, "scenarioState")
+    body = json.loads(posted.value.request.post_data)
+    assert body["remove_facilities"] == [office["id"]] and body["add_facilities"] == []
+    sc = posted.value.json()
+    assert sc["result"]["facilities"]["count"] == answer["facilities"]["count"] - 1
+    assert (
+        w.page.locator("#scenario-list li")
+        .inner_text()
+        .startswith(f"Kantor ditutup: {office['name']}")
+    )
+    w.page.click("#scenario-reset")
     w.check_clean()
 
 
