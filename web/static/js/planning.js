@@ -214,6 +214,7 @@
       body.dataset.scenarioState = "loading";
       $("scenario-figures").textContent = "";
       $("scenario-figures").appendChild(M.el("p", "hint", S("plan_scenario_loading")));
+      M.say(S("plan_scenario_loading"));  /* in the peek too: a phone's sheet is closed */
       postJSON(api.scenario, scenarioBody()).then(function (sc) {
         if (mine !== seq.scenario) { return; }
         var first = !state.scenario;
