@@ -324,7 +324,9 @@ def site_model(
     keep = weight > 0
     demand = Demand(units.edge[keep], 0.5 * (units.lo + units.hi)[keep], weight[keep])
     lonlat, entries, near, xy, info = _candidates(setting, mode, candidates)
-    model = build_model(frame.graph, frame.reverse, demand, entries, len(lonlat), threshold_s)
+    model = build_model(
+        frame.graph, frame.reverse, demand, entries, len(lonlat), threshold_s, space=frame.space
+    )
     info.setdefault("on_network", int(len(np.unique(entries[0]))))
     return base, model, lonlat, near, xy, info
 
