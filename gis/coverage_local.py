@@ -295,9 +295,9 @@ class Batch:
 
 
 #: Sources per scipy call, at most.
-BATCH = 128
+BATCH = 64
 #: Tiles are sized to hold about this many searches (and are at least two radii wide).
-TILE_ITEMS = 32
+TILE_ITEMS = 16
 #: ... and at least this many search radii wide.
 TILE_RADII = 2.0
 

@@ -355,7 +355,7 @@ def greedy(
     cand_nodes : ndarray of int [C]
         A node next to each candidate (for the reach filter).
     cell_m : float, optional
-        Cluster cell size (default: about a quarter of the distance T covers at the median
+        Cluster cell size (default: about a third of the distance T covers at the median
         speed of the network).
 
     Returns
@@ -371,7 +371,7 @@ def greedy(
         cost = np.asarray(g.cost, dtype=float)
         ok = np.isfinite(cost) & (cost > 0)
         speed = float(np.median(np.asarray(g.edge_len)[ok] / cost[ok])) if ok.any() else 10.0
-        cell_m = max(50.0, model.threshold_s * speed / 4)
+        cell_m = max(50.0, model.threshold_s * speed / 3)
     key = np.floor(np.asarray(cand_xy, dtype=float)[live] / cell_m).astype(np.int64)
     clusters: dict[tuple[int, int], list[int]] = {}
     for c, (kx, ky) in zip(live.tolist(), key.tolist(), strict=True):
