@@ -328,7 +328,10 @@ def reachable_candidates(model: Model, cand_nodes: np.ndarray) -> np.ndarray:
     """
     if len(model.demand.edge) == 0:
         return np.zeros(0, np.int64)
-    starts = np.unique(np.concatenate([model._unit_u, model._unit_v]))
+    mark = np.zeros(model.graph.n_nodes, dtype=bool)
+    mark[model._unit_u] = True
+    mark[model._unit_v] = True
+    starts = np.flatnonzero(mark)
     g = model.graph.graph
     dist = dijkstra(g, directed=True, indices=starts, limit=model.threshold_s, min_only=True)
     return np.flatnonzero(np.isfinite(dist[np.asarray(cand_nodes, dtype=np.int64)]))
