@@ -41,7 +41,7 @@ from gis.coverage_reach import node_entries, point_entries
 from gis.coverage_report import areas_collection, scenario_change, site_features
 from gis.coverage_scenario import Scenario, closed_segments, parse_scenario
 from gis.coverage_setting import Setting, load_setting, setting_from_router
-from gis.routing import FACILITY_CATEGORIES, MODES, nearest_facility_tables
+from gis.routing import FACILITY_CATEGORIES, MODES, nearest_facility_tables, reverse_graph
 
 logger = logging.getLogger(__name__)
 
@@ -536,7 +536,7 @@ def scenario_of(
     shut = closed_segments(frame.graph, what)
     g = frame.graph.without(np.asarray(frame.graph.edge_id)[shut]) if len(shut) else frame.graph
     fac = np.asarray(lonlat, dtype=float).reshape(-1, 2)
-    reverse = frame.reverse if g is frame.graph else None
+    reverse = frame.reverse if g is frame.graph else reverse_graph(g)  # once, for both
     t = nearest_facility_tables(g, fac, reverse=reverse)
     result = analyse(
         frame,
@@ -546,6 +546,7 @@ def scenario_of(
         fac_fraction=t.fac_fraction,
         graph=g,
         capacity=cap,
+        reverse=reverse,
     )
     out = _head("scenario", key, setting, category, mode, minutes)
     base_rows, rows = base.area_rows(), result.area_rows()

@@ -18,7 +18,9 @@ all of a cluster's members gives, per node, the time to the *nearest* member, so
 it covers bounds every member's gain. The heap holds clusters and sites by bound; a cluster at
 the top is opened (its members evaluated exactly), a site at the top whose gain is current is
 chosen. The result is exactly the plain greedy's (ties broken by candidate order), at a fraction
-of its Dijkstras. Greedy achieves at least ``1 - 1/e`` of the optimum; :func:`exact_mclp`
+of its Dijkstras. Each search runs on the part of the graph it can reach within T
+(:mod:`gis.coverage_local`), nearby ones in one batch: the same answers as on the whole graph.
+Greedy achieves at least ``1 - 1/e`` of the optimum; :func:`exact_mclp`
 solves the same model as an integer programme (PuLP with CBC) to measure the gap.
 
 The promised figures of each site (``newly_covered_*``) are not the model's: they are
