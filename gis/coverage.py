@@ -158,7 +158,9 @@ def _body(analysis: Analysis, setting: Setting, *, gaps: bool) -> dict:
     return out
 
 
-def _baseline(setting: Setting, category: str, mode: str, threshold_s: float) -> Analysis:
+def _baseline(
+    setting: Setting, category: str, mode: str, threshold_s: float, *, accessibility: bool = True
+) -> Analysis:
     dist, fac_edge, fac_fraction = setting.base_tables(mode, category)
     return analyse(
         setting.frame(mode),
@@ -167,6 +169,7 @@ def _baseline(setting: Setting, category: str, mode: str, threshold_s: float) ->
         fac_edge=fac_edge,
         fac_fraction=fac_fraction,
         capacity=setting.capacity(category),
+        accessibility=accessibility,
     )
 
 
@@ -314,11 +317,12 @@ def site_model(
     Returns
     -------
     tuple
-        ``(baseline Analysis, Model, candidate lonlat [C, 2], entry node [C], xy [C, 2],
-        candidates info)``.
+        ``(baseline Analysis (no accessibility score), Model, candidate lonlat [C, 2], entry
+        node [C], xy [C, 2], candidates info)``.
     """
     frame = setting.frame(mode)
-    base = _baseline(setting, category, mode, threshold_s)
+    # where to build needs the units and the figures, not the accessibility score
+    base = _baseline(setting, category, mode, threshold_s, accessibility=False)
     units = base.units
     weight = units.people if frame.demand_unit == "people" else units.length_m
     keep = weight > 0
