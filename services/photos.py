@@ -63,7 +63,7 @@ def default_photo_dir() -> Path:
 
 
 def new_ref() -> str:
-    """A fresh random photo reference, ``<22 url-safe characters>.jpg`` (128 random bits)."""
+    """Return a fresh random photo reference, ``<22 url-safe characters>.jpg`` (128 bits)."""
     return secrets.token_urlsafe(16).replace("-", "x").replace("_", "y") + ".jpg"
 
 

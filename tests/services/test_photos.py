@@ -118,7 +118,9 @@ def test_over_five_megabytes_is_too_large(tmp_path):
         photos.store_photo(b"", tmp_path)
 
 
-@pytest.mark.parametrize("ref", ["../../etc/passwd", "x.jpg", "abcdefgh.gif", None, "a/bcdefgh.jpg"])
+@pytest.mark.parametrize(
+    "ref", ["../../etc/passwd", "x.jpg", "abcdefgh.gif", None, "a/bcdefgh.jpg"]
+)
 def test_photo_path_refuses_what_the_store_does_not_make(tmp_path, ref):
     with pytest.raises(NotFoundError):
         photos.photo_path(ref, tmp_path)
