@@ -347,3 +347,42 @@ def test_a_photo_that_is_not_an_image_gets_a_field_error(lapor_server, page_of):
     assert w.page.get_attribute("body", "data-lapor-state") == "error"
     # the console shows the 400 of the upload; nothing else went wrong
     assert all("status of 400" in e for e in w.errors), w.errors
+
+
+def test_the_road_action_from_the_complaint_page_changes_the_segment(
+    lapor_server, complaint_db, complaint_staff, page_of
+):
+    base = lapor_server.url
+    tid = post_complaint(
+        base,
+        service_code="jalan_rusak",
+        lat=60.16473,
+        lon=24.93916,
+        attributes={"tingkat_kerusakan": "tidak_dapat_dilalui"},
+    )
+    ((segment, before),) = query(
+        complaint_db,
+        "SELECT s.id, s.condition FROM complaint c JOIN road_segment s"
+        " ON s.id = c.linked_feature_id WHERE c.tracking_id = %s",
+        (tid,),
+    )
+    w = page_of("desktop")
+    login(w, base, complaint_staff["admin"])
+    w.page.goto(f"{base}/staff/pengaduan/{tid}")
+    w.page.click("button[data-to-state='diverifikasi']")
+    w.page.wait_for_selector("#state[data-state='diverifikasi']", timeout=15000)
+    w.page.select_option("#condition", "tidak_dapat_dilalui")
+    w.page.click("#road-form button[value='set']")
+    w.page.wait_for_selector("#road-form button[value='clear']", timeout=15000)
+    assert query(complaint_db, "SELECT condition FROM road_segment WHERE id = %s", (segment,)) == [
+        ("tidak_dapat_dilalui",)
+    ]
+    w.page.click("#road-form button[value='clear']")
+    w.page.wait_for_selector("#road-form button[value='set']")
+    w.page.wait_for_function(
+        "() => !document.querySelector(\"#road-form button[value='clear']\")", timeout=15000
+    )
+    assert query(complaint_db, "SELECT condition FROM road_segment WHERE id = %s", (segment,)) == [
+        (before,)
+    ]
+    w.check_clean()
