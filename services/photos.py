@@ -6,7 +6,8 @@ exceeds :data:`MAX_PIXELS` (a decompression bomb: a few kilobytes that decode to
 turns it upright by its EXIF orientation, shrinks it to at most :data:`MAX_SIDE_PX` on its long
 side and re-encodes it as a fresh JPEG. Nothing of the original file survives but its pixels: no
 EXIF (so no GPS position, camera serial or time), no ICC or XMP block, no comment, no trailing
-data, and not its name. The file is written under ``<SIGAP_DATA_DIR>/photos/`` with a random
+data, and not its name. The file is written under ``<SIGAP_DATA_DIR>/photos/`` (or
+``SIGAP_PHOTO_DIR``, e.g. a volume of its own) with a random
 name (:func:`new_ref`), first to a temporary file and then renamed, so a reader never sees half a
 photo. The returned reference (``<random>.jpg``) is what a complaint's ``photo_ref`` stores
 (:data:`services.complaints.PHOTO_REF` accepts exactly these names).
@@ -56,10 +57,11 @@ class PhotoTooLarge(SigapError):
 
 
 def default_photo_dir() -> Path:
-    """``<SIGAP_DATA_DIR>/photos``."""
+    """``SIGAP_PHOTO_DIR`` if set, else ``<SIGAP_DATA_DIR>/photos``."""
     from gis.settings import get_settings
 
-    return get_settings().data_dir / PHOTO_SUBDIR
+    raw = os.environ.get("SIGAP_PHOTO_DIR")
+    return Path(raw).resolve() if raw else get_settings().data_dir / PHOTO_SUBDIR
 
 
 def new_ref() -> str:
@@ -84,13 +86,16 @@ def _read(data: bytes | BinaryIO) -> bytes:
     return raw
 
 
-def clean_photo(data: bytes | BinaryIO) -> bytes:
+def clean_photo(data: bytes | BinaryIO, *, dct_scaling: bool = True) -> bytes:
     """Return the photo re-encoded as a JPEG without any metadata.
 
     Parameters
     ----------
     data : bytes or binary file
         The upload, as sent.
+    dct_scaling : bool
+        Let the JPEG decoder shrink a large photo while decoding (the default; False only
+        for the benchmark's baseline).
 
     Returns
     -------
@@ -117,6 +122,13 @@ def clean_photo(data: bytes | BinaryIO) -> bytes:
                         f" {MAX_PIXELS // 1_000_000} million are accepted."
                     )
                     raise _bad(msg)
+                if dct_scaling and img.format == "JPEG":
+                    # let the JPEG decoder scale by 1/2, 1/4 or 1/8 while decoding (DCT
+                    # scaling): the long side stays at least MAX_SIDE_PX, the work falls 4-16x
+                    long_px = max(width_px, height_px)
+                    if long_px > MAX_SIDE_PX:
+                        scale = MAX_SIDE_PX / long_px
+                        img.draft("RGB", (int(width_px * scale) + 1, int(height_px * scale) + 1))
                 img.load()
                 upright = ImageOps.exif_transpose(img)
                 rgb = upright.convert("RGB") if upright.mode != "RGB" else upright.copy()
@@ -126,7 +138,8 @@ def clean_photo(data: bytes | BinaryIO) -> bytes:
         if isinstance(exc, InvalidInputError):
             raise
         raise _bad("The photo could not be read (a damaged or unsupported file).") from None
-    rgb.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX), Image.Resampling.LANCZOS)
+    # bicubic: as sharp as Lanczos at these small factors, a third faster
+    rgb.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX), Image.Resampling.BICUBIC)
     # Pillow writes what ``info`` holds (exif, comment, icc_profile, xmp, dpi): keep none
     rgb.info = {}
     out = io.BytesIO()

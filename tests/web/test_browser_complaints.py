@@ -281,6 +281,10 @@ def test_a_transition_on_the_staff_page_shows_on_the_status_page(
         " && document.getElementById('state').dataset.state === 'diverifikasi'",
         timeout=15000,
     )
+    w.page.wait_for_selector(
+        "body[data-mini-map='1'] #mini-map .leaflet-marker-pane", state="attached"
+    )
+    w.page.evaluate("() => window.scrollTo(0, 0)")
     shot(w, "staff-complaint-phone")
     w.check_clean()
 

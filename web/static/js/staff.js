@@ -5,9 +5,28 @@
 (function () {
   "use strict";
   function byId(id) { return document.getElementById(id); }
+  /* the complaint's point on a small map of our own road tiles (no other host) */
+  function miniMap() {
+    var box = byId("mini-map");
+    if (!box || !window.L) { return; }
+    var here = [Number(box.dataset.lat), Number(box.dataset.lon)];
+    var map = L.map(box, { scrollWheelZoom: false, maxZoom: 19 }).setView(here, 17);
+    map.attributionControl.setPrefix("Leaflet");
+    if (L.vectorGrid) {
+      L.vectorGrid.protobuf("/api/roads/tiles/{z}/{x}/{y}.pbf", {
+        vectorTileLayerStyles: { roads: { color: "#8a96a3", weight: 3 } },
+        minZoom: 14, maxNativeZoom: 18, maxZoom: 19,
+        attribution: "© OpenStreetMap contributors (ODbL)"
+      }).addTo(map);
+    }
+    L.circleMarker(here, { radius: 10, color: "#000", weight: 4, fillColor: "#fff", fillOpacity: 1 })
+      .addTo(map);
+    document.body.dataset.miniMap = "1";
+  }
   function init() {
     var root = byId("staff-complaint");
     if (!root) { return; }
+    miniMap();
     var base = "/staff/api/complaints/" + encodeURIComponent(root.dataset.ref);
     var csrf = root.dataset.csrf;
     function call(method, path, body) {
