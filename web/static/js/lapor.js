@@ -29,7 +29,7 @@
     var m = M.map();
     var form = document.getElementById("lapor-form");
     var select = document.getElementById("service_code");
-    var attrBox = document.getElementById("attributes");
+    var attrBox = document.getElementById("service-attributes");
     var pointText = document.getElementById("point");
     var submit = document.getElementById("submit");
     var statusLine = document.getElementById("form-status");
@@ -84,7 +84,7 @@
           var lab = el("label", "choice");
           var box = el("input");
           box.type = "checkbox"; box.name = id; box.value = v.key;
-          if (i === 0) { box.id = id; }
+          if (i === 0) { box.id = id; box.dataset.param = "attribute[" + a.code + "]"; }
           box.setAttribute("aria-describedby", id + "-error");
           lab.appendChild(box);
           lab.appendChild(document.createTextNode(" " + v.name));
@@ -109,7 +109,7 @@
           if (a.datatype === "number") { input.inputMode = "decimal"; input.step = "any"; }
         }
         input.id = id; input.name = id;
-        input.dataset.attribute = a.code;
+        input.dataset.param = "attribute[" + a.code + "]";
         input.setAttribute("aria-describedby", id + "-error");
         if (a.required) { input.required = true; }
         wrap.appendChild(input);
@@ -161,14 +161,15 @@
     }
 
     /* --- errors --- */
+    /* the element an API error's param names: data-param lists the params of an input
+       whose id is not the param itself (the point: lat, lon; an attribute: attribute[x]) */
     function fieldFor(param) {
       if (!param) { return null; }
-      if (param === "lat" || param === "lon" || param === "point") { return "point"; }
-      if (param === "photo_ref") { return "photo"; }
-      var m2 = /^attribute\[(.+)\]$/.exec(param);
-      if (m2) { return "attr-" + m2[1]; }
-      if (param === "attributes") { return "service_code"; }
-      return document.getElementById(param) ? param : null;
+      var found = null;
+      form.querySelectorAll("[data-param]").forEach(function (n) {
+        if (!found && n.dataset.param.split(" ").indexOf(param) >= 0) { found = n.id; }
+      });
+      return found || (document.getElementById(param) ? param : null);
     }
     function clearError(id) {
       var node = document.getElementById(id);
@@ -223,8 +224,9 @@
         attributes: {}
       };
       if (point) { out.lat = Number(point.lat.toFixed(7)); out.lon = Number(point.lng.toFixed(7)); }
-      ["address", "name", "phone", "email"].forEach(function (n) {
-        if (byId(n).value.trim()) { out[n] = byId(n).value; }
+      /* the optional text fields: data-field names the API's field */
+      form.querySelectorAll("[data-field]").forEach(function (n) {
+        if (n.value.trim()) { out[n.dataset.field] = n.value; }
       });
       var s = services[select.value];
       (s ? s.attributes : []).forEach(function (a) {

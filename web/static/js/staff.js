@@ -108,7 +108,7 @@
         var what = ev.submitter && ev.submitter.value;
         busy(rf);
         var p = what === "clear" ? call("DELETE", "/road-condition")
-          : call("POST", "/road-condition", { condition: byId("condition").value });
+          : call("POST", "/road-condition", { condition: rf.querySelector("select").value });
         p.then(function () {
           report("road-result", root.dataset.msgDone, false);
           document.body.dataset.actionState = "done";
