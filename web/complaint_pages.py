@@ -121,9 +121,12 @@ def state_names(lang: str) -> dict[str, str]:
 @bp.get("/lapor/cari")
 def lookup():
     """``?id=<tracking id>``: the status page of that report (the form on the status page)."""
-    tid = normalize_tracking_id(request.args.get("id", ""))
+    raw = request.args.get("id", "")
+    if not raw.strip():
+        raise InvalidInputError("Give a tracking id, e.g. 7KQ2-M9TX.", param="id")
+    tid = normalize_tracking_id(raw)
     if tid is None:
-        raise NotFoundError("There is no complaint with that tracking id.")
+        raise NotFoundError("There is no complaint with that tracking id.", param="id")
     return redirect(f"/lapor/{tid}", code=303)
 
 

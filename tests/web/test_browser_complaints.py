@@ -18,12 +18,15 @@ from tests.conftest import query
 from tests.services.test_photos import GPS_IFD, jpeg_with_gps
 from tests.web.browser import (
     ARTIFACTS,
+    PAGE_BUDGET_BYTES,
     LiveServer,
     Watched,
     device_options,
     empty_map_point,
+    record_weight,
     shot,
     small_targets,
+    wait_for_road_tiles,
 )
 from tests.web.conftest import PII_MARKERS, STAFF_PASSWORD, web_app
 
@@ -129,6 +132,8 @@ def test_the_form_files_one_complaint_with_a_clean_photo(lapor_server, complaint
     base = lapor_server.url
     w = page_of("phone")
     open_ready(w, base + "/lapor")
+    wait_for_road_tiles(w)
+    assert record_weight(w, "lapor-phone") <= PAGE_BUDGET_BYTES  # the first load on a phone
     assert w.page.get_attribute("#site-menu a[href='/lapor']", "aria-current") == "page"
     tap_at(w, 60.1675, 24.9375)
     w.page.wait_for_selector("body[data-point]")
@@ -204,6 +209,8 @@ def test_the_duplicate_hint_shows_open_reports_within_50_m(lapor_server, page_of
     tid = post_complaint(base, service_code="drainase", lat=here[0], lon=here[1])
     w = page_of("desktop")
     open_ready(w, base + "/lapor")
+    wait_for_road_tiles(w)
+    assert record_weight(w, "lapor-desktop") <= PAGE_BUDGET_BYTES
     w.page.select_option("#service_code", "drainase")
     choose_point(w, here[0] + 0.00018, here[1])  # 20 m north
     assert w.page.get_attribute("body", "data-dup-state") == "shown"
