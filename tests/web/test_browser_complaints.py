@@ -140,6 +140,9 @@ def test_the_form_files_one_complaint_with_a_clean_photo(lapor_server, complaint
     expand_sheet(w)
     w.page.select_option("#service_code", "lampu_jalan")
     w.page.fill("#attr-nomor_tiang", "PJU-17")
+    # small enough to go as it is (the page shrinks only larger photos): the server must
+    # drop the GPS position itself
+    original = jpeg_with_gps(size=(1200, 900))
     marker = f"LAPOR-{uuid.uuid4().hex[:10]}"
     w.page.fill("#description", f"{marker} {HOSTILE}")
     w.page.set_input_files(
@@ -148,7 +151,7 @@ def test_the_form_files_one_complaint_with_a_clean_photo(lapor_server, complaint
             {
                 "name": "PII-ORIGINAL-NAME.jpg",
                 "mimeType": "image/jpeg",
-                "buffer": jpeg_with_gps(size=(2400, 1800)),
+                "buffer": original,
             }
         ],
     )
@@ -162,6 +165,7 @@ def test_the_form_files_one_complaint_with_a_clean_photo(lapor_server, complaint
     w.page.dblclick("#submit")  # a double tap sends one report
     w.page.wait_for_selector("body[data-lapor-state='done']", timeout=30000)
     tid = w.page.text_content("#tracking-id").strip()
+    assert w.page.get_attribute("body", "data-photo-bytes") == str(len(original))
     assert w.page.is_visible("#tracking-id") and w.page.is_visible("#copy-id")
     assert w.page.text_content("#copy-id").strip() == "Salin nomor"
     shot(w, "lapor-phone-done")
@@ -179,7 +183,7 @@ def test_the_form_files_one_complaint_with_a_clean_photo(lapor_server, complaint
     assert photo_ref and "ORIGINAL" not in photo_ref
     stored = Path(lapor_server.photo_dir) / photo_ref
     with Image.open(stored) as img:
-        assert img.format == "JPEG" and max(img.size) == 1600
+        assert img.format == "JPEG" and img.size == (1200, 900)
         assert len(img.getexif()) == 0 and not img.getexif().get_ifd(GPS_IFD)
     assert b"Exif" not in stored.read_bytes()[:4096]
     reporter = query(
@@ -396,4 +400,27 @@ def test_the_road_action_from_the_complaint_page_changes_the_segment(
     assert query(complaint_db, "SELECT condition FROM road_segment WHERE id = %s", (segment,)) == [
         (before,)
     ]
+    w.check_clean()
+
+
+def test_a_large_photo_is_shrunk_in_the_browser_first(lapor_server, complaint_db, page_of):
+    w = page_of("desktop")
+    open_ready(w, lapor_server.url + "/lapor")
+    choose_point(w, 60.16795, 24.93655)
+    w.page.select_option("#service_code", "lainnya")
+    marker = f"BIG-{uuid.uuid4().hex[:10]}"
+    w.page.fill("#description", marker)
+    big = jpeg_with_gps(size=(4000, 3000))
+    w.page.set_input_files(
+        "#photo", files=[{"name": "big.jpg", "mimeType": "image/jpeg", "buffer": big}]
+    )
+    w.page.click("#submit")
+    w.page.wait_for_selector("body[data-lapor-state='done']", timeout=30000)
+    sent = int(w.page.get_attribute("body", "data-photo-bytes"))
+    assert sent < len(big)
+    ((ref,),) = query(
+        complaint_db, "SELECT photo_ref FROM complaint WHERE description = %s", (marker,)
+    )
+    with Image.open(Path(lapor_server.photo_dir) / ref) as img:
+        assert img.size == (1600, 1200) and len(img.getexif()) == 0
     w.check_clean()
