@@ -169,6 +169,10 @@ def test_the_form_files_one_complaint_with_a_clean_photo(lapor_server, complaint
     assert w.page.is_visible("#tracking-id") and w.page.is_visible("#copy-id")
     assert w.page.text_content("#copy-id").strip() == "Salin nomor"
     shot(w, "lapor-phone-done")
+    w.page.click("#copy-id")  # the clipboard, or (no permission) the id selected for copying
+    w.page.wait_for_function(
+        "(id) => document.body.dataset.copied === id || String(getSelection()) === id", arg=tid
+    )
     rows = query(
         complaint_db,
         "SELECT tracking_id, photo_ref, channel, description, attributes FROM complaint"
@@ -286,7 +290,8 @@ def test_a_transition_on_the_staff_page_shows_on_the_status_page(
     assert audit == [("telepon balik",)]
     w.page.fill("#note", "STAFF-ONLY-NOTE dicek lewat telepon")
     w.page.fill("#public_note", "Laporan sudah kami periksa <b>ok</b>")
-    w.page.click("button[data-to-state='diverifikasi']")
+    w.page.focus("button[data-to-state='diverifikasi']")
+    w.page.keyboard.press("Enter")  # from the keyboard
     w.page.wait_for_function(
         "() => document.getElementById('state')"
         " && document.getElementById('state').dataset.state === 'diverifikasi'",
