@@ -489,7 +489,8 @@ class RowChecker:
 
 
 def _ok(reasons: np.ndarray) -> np.ndarray:
-    return np.array([r is None for r in reasons], dtype=bool) if len(reasons) else np.zeros(0, bool)
+    """True where no reason is set (reasons are None or text: ``isna`` is ``is None``)."""
+    return np.asarray(pd.isna(reasons), dtype=bool) if len(reasons) else np.zeros(0, bool)
 
 
 def _reject(reasons: np.ndarray, mask: np.ndarray, reason) -> None:
