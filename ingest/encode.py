@@ -411,6 +411,34 @@ def point_wkb_hex(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _HEX_PAIRS[raw].view("S42").ravel()
 
 
+def points_hex(x: np.ndarray, y: np.ndarray, present: np.ndarray) -> pd.Series:
+    """Return the hexadecimal WKB of points ``(x, y)`` as :func:`geometry_hex` does.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Coordinates (float).
+    present : numpy.ndarray of bool
+        Rows that have a point; the others are NULL.
+
+    Returns
+    -------
+    pandas.Series of str (``string[pyarrow]`` when every row has a point, else object)
+    """
+    import pyarrow as pa
+
+    if present.all() and len(present):
+        text = point_wkb_hex(x, y)
+        n = len(text)
+        offsets = pa.py_buffer(np.arange(0, 42 * (n + 1), 42, dtype=np.int32))
+        arr = pa.StringArray.from_buffers(n, offsets, pa.py_buffer(text.tobytes()))
+        return pd.Series(pd.arrays.ArrowStringArray(arr))
+    out = np.full(len(present), None, dtype=object)
+    if present.any():
+        out[present] = point_wkb_hex(x[present], y[present]).astype(str)
+    return pd.Series(out, dtype=object)
+
+
 def geometry_hex(geoms: np.ndarray) -> pd.Series:
     """Return hexadecimal WKB text of each geometry (None stays NULL), Arrow-backed.
 
@@ -425,17 +453,11 @@ def geometry_hex(geoms: np.ndarray) -> pd.Series:
     -------
     pandas.Series of str (``string[pyarrow]``)
     """
-    import pyarrow as pa
-
     geoms = np.asarray(geoms, dtype=object)
     present = ~shapely.is_missing(geoms)
     points = present & (shapely.get_type_id(geoms) == 0) & ~shapely.is_empty(geoms)
     if points.all() and len(geoms):
-        text = point_wkb_hex(shapely.get_x(geoms), shapely.get_y(geoms))
-        n = len(text)
-        offsets = pa.py_buffer(np.arange(0, 42 * (n + 1), 42, dtype=np.int32))
-        arr = pa.StringArray.from_buffers(n, offsets, pa.py_buffer(text.tobytes()))
-        return pd.Series(pd.arrays.ArrowStringArray(arr))
+        return points_hex(shapely.get_x(geoms), shapely.get_y(geoms), points)
     out = np.full(len(geoms), None, dtype=object)
     if points.any():
         pts = geoms[points]
