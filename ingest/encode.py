@@ -489,7 +489,9 @@ def _arrow_column(f: FieldSpec | None, values):
     return pa.array(values, type=pa.string(), from_pandas=True)
 
 
-def frame_copy_text(spec: LayerSpec, frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
+def frame_copy_text(
+    spec: LayerSpec, frame: pd.DataFrame, columns: Sequence[str], *, first_id: int | None = None
+) -> bytes:
     """Return ``columns`` of a checked ``frame`` as COPY CSV bytes, with no per-row Python.
 
     The frame comes from the file loader, which has checked every value against the registry
@@ -505,6 +507,8 @@ def frame_copy_text(spec: LayerSpec, frame: pd.DataFrame, columns: Sequence[str]
         One column per name of ``columns`` (a missing column is all NULL).
     columns : sequence of str
         The columns to write, in order.
+    first_id : int, optional
+        Write a first column of ids ``first_id, first_id + 1, ...`` (the table's ``id``).
 
     Returns
     -------
@@ -514,7 +518,10 @@ def frame_copy_text(spec: LayerSpec, frame: pd.DataFrame, columns: Sequence[str]
     import pyarrow.csv as pa_csv
 
     arrays = []
-    for name in columns:
+    if first_id is not None:
+        arrays.append(pa.array(np.arange(first_id, first_id + len(frame), dtype=np.int64)))
+        columns = ("id", *columns)
+    for name in columns[len(arrays) :]:
         f = None if name in KEY_MAX_LENGTHS or name == "geom" else spec.field(name)
         if name in frame:
             values = frame[name]
@@ -530,7 +537,13 @@ def frame_copy_text(spec: LayerSpec, frame: pd.DataFrame, columns: Sequence[str]
 
 
 def copy_frame(
-    cur, spec: LayerSpec, target: str, frame: pd.DataFrame, columns: Sequence[str] | None = None
+    cur,
+    spec: LayerSpec,
+    target: str,
+    frame: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    *,
+    first_id: int | None = None,
 ) -> None:
     """COPY a checked ``frame`` (see :func:`frame_copy_text`) into table ``target``.
 
@@ -546,11 +559,16 @@ def copy_frame(
         Checked rows.
     columns : sequence of str, optional
         The columns to write; default :attr:`LayerSpec.load_columns`.
+    first_id : int, optional
+        Give the rows the ids ``first_id, first_id + 1, ...`` (column ``id``), reserved by
+        the caller, instead of the column's default (a sequence).
     """
     if frame.empty:
         return
     cols = tuple(columns or spec.load_columns)
+    named = ("id", *cols) if first_id is not None else cols
     copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '')").format(
-        sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, cols))
+        sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, named))
     )
-    cur.copy_expert(copy.as_string(cur), io.BytesIO(frame_copy_text(spec, frame, cols)))
+    text = frame_copy_text(spec, frame, cols, first_id=first_id)
+    cur.copy_expert(copy.as_string(cur), io.BytesIO(text))
