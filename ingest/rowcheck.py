@@ -485,7 +485,7 @@ class RowChecker:
         ok = _ok(reasons) & keys.notna().to_numpy()
         if not ok.any():
             return
-        hashes = pd.util.hash_array(keys[ok].astype(str).to_numpy(dtype=object))
+        hashes = _text_hashes(keys[ok])
         first = self.seen.first_rows(hashes, rows[ok])
         dup = np.zeros(len(rows), dtype=bool)
         dup[ok] = first > 0
@@ -547,6 +547,18 @@ def _reject(reasons: np.ndarray, mask: np.ndarray, reason) -> None:
     for i, text in zip(idx, texts, strict=True):
         if reasons[i] is None:
             reasons[i] = text
+
+
+def _text_hashes(keys: pd.Series) -> np.ndarray:
+    """64-bit hashes of the keys' texts (``str(key)``), equal for equal texts in a process.
+
+    Python's own string hash (SipHash, cached on each string) over the texts the checks
+    already hold, in one C loop: several times cheaper than ``pandas.util.hash_array``.
+    """
+    values = keys.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        values = keys.astype(str).to_numpy(dtype=object)
+    return np.fromiter(map(hash, values), dtype=np.int64, count=len(values)).view(np.uint64)
 
 
 def _in_box(x: np.ndarray, y: np.ndarray, bbox) -> np.ndarray:
