@@ -310,7 +310,8 @@ def main(kinds: tuple[str, ...] = ("points", "roads")) -> None:
         write_points(points)
     if "roads" in kinds:
         write_roads(roads)
-    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.0f} MB" for p, _ in (files[k] for k in kinds))
+    paths = [files[k][0] for k in kinds]
+    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.0f} MB" for p in paths)
     print(f"files: {sizes}; load average {load_before[0]:.2f}")
     print(
         "cpu s: user + system of the loading process (every thread); db cpu s: of the "

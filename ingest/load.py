@@ -311,7 +311,7 @@ def _upsert_chunks(cur, spec: LayerSpec, chunks: Chunks) -> tuple[int, int, int]
 
 
 def _id_sequence(cur, table: str) -> str | None:
-    """The sequence of ``table``'s ``id`` column, locking the table against other writers.
+    """Return the sequence of ``table``'s ``id`` column; lock the table against writers.
 
     A bulk load gives the rows their ids itself (:func:`_reserve_ids`): the server's
     ``nextval`` per row is a sixth of a COPY's time. The lock (``EXCLUSIVE``: readers
@@ -331,8 +331,7 @@ def _id_sequence(cur, table: str) -> str | None:
 
 
 def _reserve_ids(cur, sequence: str, n: int) -> int:
-    """Draw ``n`` consecutive values of ``sequence`` (as ``n`` ``nextval`` calls would); the
-    first."""
+    """Draw ``n`` consecutive values of ``sequence`` as ``n`` nextval would; return the first."""
     cur.execute("SELECT nextval(%s)", (sequence,))
     first = int(cur.fetchone()[0])
     if n > 1:

@@ -268,7 +268,6 @@ class RowChecker:
         fm = self.fmap
         lat, lat_bad = as_numbers(lat_raw)
         lon, lon_bad = as_numbers(lon_raw)
-        n = len(lat)
         empty = np.isnan(lat) & np.isnan(lon) & ~lat_bad & ~lon_bad
         if self.spec.geometry_required:
             _reject(reasons, empty, "has no coordinates (latitude and longitude are empty)")
@@ -533,7 +532,7 @@ class RowChecker:
 
 
 def _ok(reasons: np.ndarray) -> np.ndarray:
-    """True where no reason is set (reasons are None or text: ``isna`` is ``is None``)."""
+    """Return True where no reason is set (a reason is None or a text: ``isna`` is ``is None``)."""
     return np.asarray(pd.isna(reasons), dtype=bool) if len(reasons) else np.zeros(0, bool)
 
 

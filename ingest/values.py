@@ -117,7 +117,7 @@ def text_lengths(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _arrow_strings(values: pd.Series):
-    """A column as an Arrow string array (null where missing; other values as ``str(v)``).
+    """Return a column as an Arrow string array (null where missing, other values ``str(v)``).
 
     A column read as Arrow-backed text (the CSV reader's) is taken as it is, without a
     Python object per value.
