@@ -292,7 +292,8 @@ def _truncate(url: str, table: str) -> None:
 
     conn = psycopg2.connect(libpq_url(url))
     with conn, conn.cursor() as cur:
-        cur.execute(f"TRUNCATE {table}")  # noqa: S608 - a constant table name
+        # CASCADE: road_condition_change_segment refers to road_segment (empty here too).
+        cur.execute(f"TRUNCATE {table} CASCADE")  # noqa: S608 - a constant table name
         # No autovacuum worker ending inside a run's server CPU window (server_cpu_s).
         cur.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")  # noqa: S608
     conn.close()
