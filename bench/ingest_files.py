@@ -37,6 +37,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -301,10 +302,18 @@ def _truncate(url: str, table: str) -> None:
 
 def main(kinds: tuple[str, ...] = ("points", "roads")) -> None:
     """Write the files, load each one every way, print the table (``kinds``: which files)."""
+    tmp = Path(tempfile.mkdtemp(prefix="sigap-bench-files-"))
+    try:
+        _main(kinds, tmp)
+    finally:  # a failed run leaves neither 100 MB of files nor its database behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        drop_scratch_database(DB)
+
+
+def _main(kinds: tuple[str, ...], tmp: Path) -> None:
     load_before = os.getloadavg()
     url = scratch_database(DB)
     postmaster = postmaster_pid(url)
-    tmp = Path(tempfile.mkdtemp(prefix="sigap-bench-files-"))
     points, roads = tmp / "puskesmas_1m.csv", tmp / "jalan_200k.gpkg"
     files = {"points": (points, "office"), "roads": (roads, "road_segment")}
     if "points" in kinds:
@@ -366,10 +375,6 @@ def main(kinds: tuple[str, ...] = ("points", "roads")) -> None:
         f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f} "
         f"on {os.cpu_count()} cores"
     )
-    drop_scratch_database(DB)
-    for f in tmp.iterdir():
-        f.unlink()
-    tmp.rmdir()
 
 
 def _per_cpu_s(r: dict) -> float:
