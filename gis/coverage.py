@@ -41,7 +41,7 @@ from gis.coverage_reach import node_entries, point_entries
 from gis.coverage_report import areas_collection, scenario_change, site_features
 from gis.coverage_scenario import Scenario, closed_segments, parse_scenario
 from gis.coverage_setting import Setting, load_setting, setting_from_router
-from gis.routing import FACILITY_CATEGORIES, MODES, nearest_facility_tables
+from gis.routing import FACILITY_CATEGORIES, MODES, nearest_facility_tables, reverse_graph
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,9 @@ def _body(analysis: Analysis, setting: Setting, *, gaps: bool) -> dict:
     return out
 
 
-def _baseline(setting: Setting, category: str, mode: str, threshold_s: float) -> Analysis:
+def _baseline(
+    setting: Setting, category: str, mode: str, threshold_s: float, *, accessibility: bool = True
+) -> Analysis:
     dist, fac_edge, fac_fraction = setting.base_tables(mode, category)
     return analyse(
         setting.frame(mode),
@@ -167,6 +169,7 @@ def _baseline(setting: Setting, category: str, mode: str, threshold_s: float) ->
         fac_edge=fac_edge,
         fac_fraction=fac_fraction,
         capacity=setting.capacity(category),
+        accessibility=accessibility,
     )
 
 
@@ -314,17 +317,20 @@ def site_model(
     Returns
     -------
     tuple
-        ``(baseline Analysis, Model, candidate lonlat [C, 2], entry node [C], xy [C, 2],
-        candidates info)``.
+        ``(baseline Analysis (no accessibility score), Model, candidate lonlat [C, 2], entry
+        node [C], xy [C, 2], candidates info)``.
     """
     frame = setting.frame(mode)
-    base = _baseline(setting, category, mode, threshold_s)
+    # where to build needs the units and the figures, not the accessibility score
+    base = _baseline(setting, category, mode, threshold_s, accessibility=False)
     units = base.units
     weight = units.people if frame.demand_unit == "people" else units.length_m
     keep = weight > 0
     demand = Demand(units.edge[keep], 0.5 * (units.lo + units.hi)[keep], weight[keep])
     lonlat, entries, near, xy, info = _candidates(setting, mode, candidates)
-    model = build_model(frame.graph, frame.reverse, demand, entries, len(lonlat), threshold_s)
+    model = build_model(
+        frame.graph, frame.reverse, demand, entries, len(lonlat), threshold_s, space=frame.space
+    )
     info.setdefault("on_network", int(len(np.unique(entries[0]))))
     return base, model, lonlat, near, xy, info
 
@@ -534,7 +540,7 @@ def scenario_of(
     shut = closed_segments(frame.graph, what)
     g = frame.graph.without(np.asarray(frame.graph.edge_id)[shut]) if len(shut) else frame.graph
     fac = np.asarray(lonlat, dtype=float).reshape(-1, 2)
-    reverse = frame.reverse if g is frame.graph else None
+    reverse = frame.reverse if g is frame.graph else reverse_graph(g)  # once, for both
     t = nearest_facility_tables(g, fac, reverse=reverse)
     result = analyse(
         frame,
@@ -544,6 +550,7 @@ def scenario_of(
         fac_fraction=t.fac_fraction,
         graph=g,
         capacity=cap,
+        reverse=reverse,
     )
     out = _head("scenario", key, setting, category, mode, minutes)
     base_rows, rows = base.area_rows(), result.area_rows()

@@ -27,7 +27,8 @@ import logging
 import numpy as np
 from scipy.sparse import csr_array
 
-from gis.coverage_reach import augment, point_entries, times_to
+from gis.coverage_local import Space, point_searches
+from gis.coverage_reach import point_entries
 from gis.graph import ModeGraph
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ def facility_pairs(
     fac_edge: np.ndarray,
     fac_fraction: np.ndarray,
     threshold_s: float,
+    *,
+    space: Space | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """List every (node, facility) pair within T: the travel time from the node to it.
 
@@ -86,31 +89,30 @@ def facility_pairs(
         Where each facility joins the network (-1: off the network, no pairs).
     threshold_s : float
         T in seconds.
+    space : Space, optional
+        The network's space (:class:`gis.coverage_local.Space`): each search then runs on
+        the part of the graph it can reach, with the same answer. None: on the whole graph.
 
     Returns
     -------
     node, facility : ndarray of int64
-        The pairs.
+        The pairs, by facility, then node.
     time_s : ndarray of float64
         Seconds from the node to the facility, at most T.
     """
-    k = len(fac_edge)
     entries = point_entries(graph, fac_edge, fac_fraction)
-    aug = augment(reverse, k, entries)
-    n = graph.n_nodes
     on = np.flatnonzero(np.asarray(fac_edge) >= 0)
-    nodes, facs, times = [], [], []
-    for chunk, rows in times_to(aug, n, on, threshold_s):
-        r, c = np.nonzero(np.isfinite(rows))
-        nodes.append(c)
-        facs.append(chunk[r])
-        times.append(rows[r, c])
-    if not nodes:
+    found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for p, nodes, t in point_searches(space, reverse, entries, on, threshold_s):
+        found[p] = (nodes, t)
+    if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    order = [p for p in on.tolist() if p in found]
+    per_fac = [found[p][0] for p in order]
     return (
-        np.concatenate(nodes).astype(np.int64),
-        np.concatenate(facs).astype(np.int64),
-        np.concatenate(times),
+        np.concatenate(per_fac).astype(np.int64),
+        np.repeat(np.asarray(order, dtype=np.int64), [len(a) for a in per_fac]),
+        np.concatenate([found[p][1] for p in order]).astype(np.float64),
     )
 
 

@@ -1,9 +1,9 @@
 """One coverage analysis on arrays: from node times to the numbers per area and the gap layer.
 
-:class:`Frame` holds what does not change between analyses of one mode and one set of areas
-(the graph, the road pieces per area, where people live); :func:`analyse` takes the times of
-one set of facilities (the stored ones, or a scenario's) and gives an :class:`Analysis`;
-:meth:`Analysis.to_json` the answer's JSON. The rules are documented where they live:
+:class:`gis.coverage_frame.Frame` holds what does not change between analyses of one mode and
+one set of areas (the graph, the road pieces per area, where people live); :func:`analyse`
+takes the times of one set of facilities (the stored ones, or a scenario's) and gives an
+:class:`Analysis`, whose methods give the answer's JSON. The rules are documented where they live:
 partial segments in :mod:`gis.coverage_gaps`, areas and population in
 :mod:`gis.coverage_areas`, accessibility in :mod:`gis.coverage_access`.
 """
@@ -14,117 +14,15 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_array
 
 from gis import coverage_access as access
-from gis.coverage_areas import RESIDENTIAL_CLASSES, AreaPieces, Areas, piece_demand
-from gis.coverage_gaps import (
-    Gaps,
-    bands,
-    gap_features,
-    network_nodes,
-    node_counts,
-    uncovered,
-    usable_edges,
-)
+from gis.coverage_frame import Frame, make_frame
+from gis.coverage_gaps import Gaps, bands, gap_features, node_counts, uncovered
 from gis.graph import ModeGraph, reverse_graph
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass
-class Frame:
-    """The fixed inputs of analyses of one mode over one set of areas.
-
-    Attributes
-    ----------
-    graph : ModeGraph
-        The mode's graph (no closures).
-    reverse : csr_array
-        Its reversed graph.
-    usable : ndarray of bool [E]
-        Segments of the mode's network.
-    nodes : ndarray of bool [N]
-        Nodes of the mode's network.
-    edge_len : ndarray [E]
-        Segment lengths (metres).
-    areas : Areas
-        The areas.
-    pieces : AreaPieces
-        Road pieces per area.
-    piece_len : ndarray [P]
-        Each piece's length (metres).
-    people_per_m : ndarray [P]
-        Population density along each piece.
-    residential_m : ndarray [A]
-        Residential road of the mode per area (metres).
-    roadless : ndarray of bool [A]
-        Areas with people and no road of the mode.
-    demand_unit : str
-        ``people`` when every area has a population, else ``road_km``.
-    """
-
-    graph: ModeGraph
-    reverse: csr_array
-    usable: np.ndarray
-    nodes: np.ndarray
-    edge_len: np.ndarray
-    areas: Areas
-    pieces: AreaPieces
-    piece_len: np.ndarray
-    people_per_m: np.ndarray
-    residential_m: np.ndarray
-    roadless: np.ndarray
-    demand_unit: str
-
-    @property
-    def piece_demand(self) -> np.ndarray:
-        """Each piece's demand in :attr:`demand_unit` (0 off the mode's network)."""
-        ok = self.usable[self.pieces.edge]
-        if self.demand_unit == "people":
-            return np.where(ok, self.people_per_m * self.piece_len, 0.0)
-        return np.where(ok, self.piece_len / 1000.0, 0.0)
-
-
-def make_frame(graph: ModeGraph, areas: Areas, pieces: AreaPieces, classes: np.ndarray) -> Frame:
-    """Build the fixed inputs of one mode (see :class:`Frame`).
-
-    Parameters
-    ----------
-    graph : ModeGraph
-        The mode's graph.
-    areas : Areas
-        The areas.
-    pieces : AreaPieces
-        Road pieces per area (:func:`gis.coverage_areas.split_edges`).
-    classes : ndarray of object [E]
-        Each segment's ``highway`` class.
-
-    Returns
-    -------
-    Frame
-        The frame.
-    """
-    usable = usable_edges(graph)
-    edge_len = np.asarray(graph.edge_len, dtype=float)
-    residential = np.isin(np.asarray(classes, dtype=object), list(RESIDENTIAL_CLASSES))
-    per_m, res_m, roadless = piece_demand(areas, pieces, edge_len, usable, residential)
-    pop = np.asarray(areas.population, dtype=float)
-    unit = "people" if len(pop) and np.isfinite(pop).all() else "road_km"
-    return Frame(
-        graph=graph,
-        reverse=reverse_graph(graph),
-        usable=usable,
-        nodes=network_nodes(graph, usable),
-        edge_len=edge_len,
-        areas=areas,
-        pieces=pieces,
-        piece_len=(pieces.f1 - pieces.f0) * edge_len[pieces.edge],
-        people_per_m=per_m,
-        residential_m=res_m,
-        roadless=roadless,
-        demand_unit=unit,
-    )
+__all__ = ["Analysis", "Frame", "Units", "analyse", "make_frame", "overlap_units"]
 
 
 @dataclass
@@ -150,23 +48,51 @@ class Units:
 
 
 def overlap_units(frame: Frame, gaps: Gaps) -> Units:
-    """Intersect the pieces beyond T with the area pieces, segment by segment."""
+    """Intersect the pieces beyond T with the area pieces, segment by segment.
+
+    A gap piece on a segment that lies wholly in one area (most of them) is a unit as it is;
+    the others are cut at the area pieces. The units come ordered by segment, then area
+    piece, then position.
+    """
+    whole = frame.whole_piece[gaps.edge]
+    simple = whole >= 0
+    if simple.all():
+        ip, lo, hi = whole, gaps.lo, gaps.hi
+        edge = gaps.edge
+    else:
+        s_ip, s_lo, s_hi = whole[simple], gaps.lo[simple], gaps.hi[simple]
+        c_ip, c_lo, c_hi = _cut(frame, gaps.edge[~simple], gaps.lo[~simple], gaps.hi[~simple])
+        p_edge = frame.pieces.edge
+        edge = np.concatenate([p_edge[s_ip], p_edge[c_ip]])
+        order = np.argsort(edge, kind="stable")  # no segment is in both parts
+        edge = edge[order]
+        ip = np.concatenate([s_ip, c_ip])[order]
+        lo = np.concatenate([s_lo, c_lo])[order]
+        hi = np.concatenate([s_hi, c_hi])[order]
+    length = (hi - lo) * frame.edge_len[edge]
+    return Units(edge, frame.pieces.area[ip], lo, hi, length, length * frame.people_per_m[ip])
+
+
+def _cut(frame: Frame, g_edge: np.ndarray, g_lo: np.ndarray, g_hi: np.ndarray):
+    """Cut gap pieces (sorted by segment) at the area pieces of their segments."""
     p = frame.pieces
-    g_start = np.searchsorted(gaps.edge, p.edge, side="left")
-    g_stop = np.searchsorted(gaps.edge, p.edge, side="right")
+    segs = np.unique(g_edge)
+    p_start = np.searchsorted(p.edge, segs, side="left")
+    p_stop = np.searchsorted(p.edge, segs, side="right")
+    pc = p_stop - p_start
+    pid = np.repeat(p_start - np.cumsum(pc) + pc, pc) + np.arange(int(pc.sum()))
+    g_start = np.searchsorted(g_edge, p.edge[pid], side="left")
+    g_stop = np.searchsorted(g_edge, p.edge[pid], side="right")
     counts = g_stop - g_start
     total = int(counts.sum())
-    ip = np.repeat(np.arange(len(p)), counts)
+    ip = np.repeat(pid, counts)
     ig = np.repeat(g_start, counts) + (
         np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     )
-    lo = np.maximum(p.f0[ip], gaps.lo[ig])
-    hi = np.minimum(p.f1[ip], gaps.hi[ig])
+    lo = np.maximum(p.f0[ip], g_lo[ig])
+    hi = np.minimum(p.f1[ip], g_hi[ig])
     keep = (hi > lo) & frame.usable[p.edge[ip]]
-    ip, lo, hi = ip[keep], lo[keep], hi[keep]
-    edge = p.edge[ip]
-    length = (hi - lo) * frame.edge_len[edge]
-    return Units(edge, p.area[ip], lo, hi, length, length * frame.people_per_m[ip])
+    return ip[keep], lo[keep], hi[keep]
 
 
 @dataclass
@@ -190,12 +116,17 @@ class Analysis:
     @property
     def road_length_m(self) -> float:
         """Length of the mode's network (metres)."""
-        return float(self.frame.edge_len[self.frame.usable].sum())
+        return self.frame.road_length_m
 
     @property
     def beyond_m(self) -> float:
         """Length of road beyond T (metres)."""
-        return float(self.gaps.length_m(self.frame.edge_len).sum())
+        found = self.__dict__.get("_beyond_m")
+        if found is None:
+            found = self.__dict__["_beyond_m"] = float(
+                self.gaps.length_m(self.frame.edge_len).sum()
+            )
+        return found
 
     def summary(self) -> dict:
         """Give the network-wide figures (see :func:`gis.coverage.coverage`)."""
@@ -272,6 +203,7 @@ def analyse(
     graph: ModeGraph | None = None,
     capacity: np.ndarray | None = None,
     accessibility: bool = True,
+    reverse=None,
 ) -> Analysis:
     """Analyse coverage for one set of facilities.
 
@@ -292,6 +224,8 @@ def analyse(
         Facility capacities for the accessibility score (default 1 each).
     accessibility : bool
         Compute the E2SFCA score per area.
+    reverse : csr_array, optional
+        The reversed ``graph``, when the caller has it.
 
     Returns
     -------
@@ -301,24 +235,28 @@ def analyse(
     """
     g = frame.graph if graph is None else graph
     gaps = uncovered(
-        g, dist_s, threshold_s, usable=frame.usable, fac_edge=fac_edge, fac_fraction=fac_fraction
+        g,
+        dist_s,
+        threshold_s,
+        usable=frame.usable,
+        fac_edge=fac_edge,
+        fac_fraction=fac_fraction,
+        open_edges=frame.open_edges if g is frame.graph else None,
     )
     units = overlap_units(frame, gaps)
     n_areas = len(frame.areas)
-    p = frame.pieces
-    ok = frame.usable[p.edge]
-    inside = ok & (p.area >= 0)
-    area_road = np.bincount(p.area[inside], weights=frame.piece_len[inside], minlength=n_areas)
+    area_road, out_road = frame.road_per_area
     u_in = units.area >= 0
     area_beyond = np.bincount(units.area[u_in], weights=units.length_m[u_in], minlength=n_areas)
     people = np.bincount(units.area[u_in], weights=units.people[u_in], minlength=n_areas)
     pop = np.nan_to_num(np.asarray(frame.areas.population, dtype=float), nan=0.0)
     people = people[:n_areas] + np.where(frame.roadless, pop, 0.0)
-    out_road = float(frame.piece_len[ok & (p.area < 0)].sum())
     out_beyond = float(units.length_m[~u_in].sum())
     acc = None
     if accessibility and n_areas:
-        acc = _accessibility(frame, g, fac_edge, fac_fraction, threshold_s, capacity)
+        if reverse is None:
+            reverse = frame.reverse if g is frame.graph else reverse_graph(g)
+        acc = _accessibility(frame, g, reverse, fac_edge, fac_fraction, threshold_s, capacity)
     return Analysis(
         frame=frame,
         graph=g,
@@ -327,7 +265,7 @@ def analyse(
         gaps=gaps,
         units=units,
         counts=node_counts(dist_s, frame.nodes, threshold_s),
-        area_road_m=area_road[:n_areas],
+        area_road_m=area_road,
         area_beyond_m=area_beyond[:n_areas],
         area_people_beyond=people,
         outside_road_m=out_road,
@@ -336,17 +274,16 @@ def analyse(
     )
 
 
-def _accessibility(frame, graph, fac_edge, fac_fraction, threshold_s, capacity) -> np.ndarray:
+def _accessibility(
+    frame: Frame, graph, reverse, fac_edge, fac_fraction, threshold_s, capacity
+) -> np.ndarray:
     k = len(fac_edge)
     cap = np.ones(k) if capacity is None else np.asarray(capacity, dtype=float)
-    reverse = frame.reverse if graph is frame.graph else reverse_graph(graph)
-    node, fac, t = access.facility_pairs(graph, reverse, fac_edge, fac_fraction, threshold_s)
-    d = frame.piece_demand
-    p = frame.pieces
-    g = frame.graph
-    demand = access.node_demand(g.n_nodes, g.edge_u, g.edge_v, p.edge, d)
-    score, _ = access.e2sfca(node, fac, t, demand, cap, threshold_s)
-    per_area = access.area_scores(score, g.edge_u, g.edge_v, p.edge, p.area, d, len(frame.areas))
+    node, fac, t = access.facility_pairs(
+        graph, reverse, fac_edge, fac_fraction, threshold_s, space=frame.space
+    )
+    score, _ = access.e2sfca(node, fac, t, frame.node_demand, cap, threshold_s)
+    per_area = frame.area_weights.scores(score)
     return per_area * (1000.0 if frame.demand_unit == "people" else 1.0)
 
 

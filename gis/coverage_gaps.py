@@ -115,6 +115,47 @@ def node_counts(dist_s: np.ndarray, nodes: np.ndarray, threshold_s: float) -> di
     }
 
 
+@dataclass
+class OpenEdges:
+    """The open segments of a graph and what :func:`uncovered` needs of each (kept per mode).
+
+    Attributes
+    ----------
+    edges : ndarray of int64
+        Segments of the mode's network that are open in the graph.
+    cost : ndarray of float64
+        Their cost (seconds).
+    u, v : ndarray of int64
+        Their ends.
+    bound : ndarray of bool
+        Whether one-way binds the mode on them.
+    open : ndarray of bool [E]
+        The mask of ``edges``.
+    """
+
+    edges: np.ndarray
+    cost: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    bound: np.ndarray
+    open: np.ndarray
+
+    @classmethod
+    def of(cls, graph: ModeGraph, usable: np.ndarray) -> OpenEdges:
+        """Collect the open segments of ``graph`` among the ``usable`` ones."""
+        cost_now = np.asarray(graph.cost, dtype=np.float64)
+        open_ = usable & ~np.isnan(cost_now)
+        edges = np.flatnonzero(open_)
+        return cls(
+            edges=edges,
+            cost=cost_now[edges],
+            u=np.asarray(graph.edge_u)[edges].astype(np.int64),
+            v=np.asarray(graph.edge_v)[edges].astype(np.int64),
+            bound=np.asarray(graph.edge_oneway, dtype=bool)[edges] & bool(graph.oneway),
+            open=open_,
+        )
+
+
 def uncovered(
     graph: ModeGraph,
     dist_s: np.ndarray,
@@ -124,6 +165,7 @@ def uncovered(
     fac_edge: np.ndarray | None = None,
     fac_fraction: np.ndarray | None = None,
     closed: np.ndarray | None = None,
+    open_edges: OpenEdges | None = None,
 ) -> Gaps:
     """Find the pieces of segments beyond T (see the module docstring for the rule).
 
@@ -142,45 +184,46 @@ def uncovered(
         Where each facility joins the network (``FacilityTables``); -1: off the network.
     closed : ndarray of bool [E], optional
         Segments closed by a scenario: wholly beyond T.
+    open_edges : OpenEdges, optional
+        ``OpenEdges.of(graph, usable)``, when the caller keeps it.
 
     Returns
     -------
     Gaps
         The pieces, ordered by segment and position.
     """
-    cost_now = np.asarray(graph.cost, dtype=np.float64)
-    open_ = usable & ~np.isnan(cost_now)
+    oe = OpenEdges.of(graph, usable) if open_edges is None else open_edges
+    open_ = oe.open
     if closed is None:
         closed = usable & ~open_
-    edges = np.flatnonzero(open_)
-    c = cost_now[edges]
+    edges, c, bound = oe.edges, oe.cost, oe.bound
     d = np.asarray(dist_s, dtype=np.float64)
-    t_u = d[np.asarray(graph.edge_u)[edges]]
-    t_v = d[np.asarray(graph.edge_v)[edges]]
-    bound = np.asarray(graph.edge_oneway, dtype=bool)[edges] & bool(graph.oneway)
-    with np.errstate(invalid="ignore"):
+    t_u = d[oe.u]
+    t_v = d[oe.v]
+    with np.errstate(invalid="ignore", divide="ignore"):
         a = np.where(bound, 0.0, np.clip((threshold_s - t_u) / c, 0.0, 1.0))
         b = np.clip((threshold_s - t_v) / c, 0.0, 1.0)
     a = np.nan_to_num(a, nan=0.0)
     b = np.nan_to_num(b, nan=0.0)
     lo, hi = a, 1.0 - b
-    # worst time of the middle piece: the peak of min(t_u + f c, t_v + (1 - f) c)
-    with np.errstate(invalid="ignore"):
-        peak = np.clip((c + t_v - t_u) / (2 * c), lo, hi)
-        worst = np.minimum(np.where(bound, np.inf, t_u + peak * c), t_v + (1 - peak) * c)
-    worst = np.where(np.isnan(worst), np.inf, worst)
     keep = hi > lo
     with_fac = np.zeros(len(graph.edge_u), dtype=bool)
     fac_on: dict[int, list[float]] = {}
     if fac_edge is not None and fac_fraction is not None:
-        for e, p in zip(
-            np.asarray(fac_edge).tolist(), np.asarray(fac_fraction).tolist(), strict=True
-        ):
-            if e >= 0 and open_[e]:
-                fac_on.setdefault(int(e), []).append(float(p))
-                with_fac[e] = True
-    plain = keep & ~with_fac[edges]
-    parts = [(edges[plain], lo[plain], hi[plain], worst[plain], np.zeros(plain.sum(), bool))]
+        fe = np.asarray(fac_edge)
+        on = fe >= 0
+        on[on] = open_[fe[on]]
+        for e, p in zip(fe[on].tolist(), np.asarray(fac_fraction)[on].tolist(), strict=True):
+            fac_on.setdefault(int(e), []).append(float(p))
+        with_fac[fe[on]] = True
+    plain = np.flatnonzero(keep & ~with_fac[edges])
+    # worst time of the middle piece: the peak of min(t_u + f c, t_v + (1 - f) c)
+    cp, tu, tv, lp, hp, bp = c[plain], t_u[plain], t_v[plain], lo[plain], hi[plain], bound[plain]
+    with np.errstate(invalid="ignore"):
+        peak = np.clip((cp + tv - tu) / (2 * cp), lp, hp)
+        worst = np.minimum(np.where(bp, np.inf, tu + peak * cp), tv + (1 - peak) * cp)
+    worst = np.where(np.isnan(worst), np.inf, worst)
+    parts = [(edges[plain], lp, hp, worst, np.zeros(len(plain), bool))]
     if fac_on:
         special = np.flatnonzero(with_fac[edges])
         rows = [
@@ -212,7 +255,12 @@ def uncovered(
         n = len(shut)
         parts.append((shut, np.zeros(n), np.ones(n), np.full(n, np.inf), np.ones(n, bool)))
     edge = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    order = np.lexsort((np.concatenate([p[1] for p in parts]), edge))
+    order: slice | np.ndarray
+    if len(parts) == 1:
+        order = slice(None)
+    else:
+        # each part is ordered by segment and position, and no segment is in two parts
+        order = np.argsort(edge, kind="stable")
     return Gaps(
         edge=edge[order],
         lo=np.concatenate([p[1] for p in parts])[order],
@@ -232,7 +280,9 @@ def _pieces_with_facilities(
         covered.append((-np.inf, (threshold_s - t_u) / c))
     for p in fac:
         covered.append((p - r, p) if bound else (p - r, p + r))
-    spans = sorted((max(0.0, lo), min(1.0, hi)) for lo, hi in covered if hi >= lo)
+    # clipped to the segment first: a span past an end (lo > 1) covers nothing of it
+    clipped = ((max(0.0, lo), min(1.0, hi)) for lo, hi in covered)
+    spans = sorted((lo, hi) for lo, hi in clipped if hi >= lo)
     gaps: list[tuple[float, float]] = []
     pos = 0.0
     for lo, hi in spans:
@@ -334,6 +384,92 @@ def substring(graph: ModeGraph, e: int, lo: float, hi: float) -> list[list[float
     return np.round(coords, 7).tolist()
 
 
+def _interp(x: np.ndarray, j: np.ndarray, last: np.ndarray, cum, val) -> np.ndarray:
+    """``np.interp`` of each ``x`` on its own polyline, bit for bit (numpy's C loop).
+
+    ``j`` is the last vertex with ``cum[j] <= x`` and ``last`` the polyline's last vertex.
+    """
+    jn = np.minimum(j + 1, last)
+    xj, xn, yj, yn = cum[j], cum[jn], val[j], val[jn]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (yn - yj) / (xn - xj)
+        out = slope * (x - xj) + yj
+        nan = np.isnan(out)
+        if nan.any():
+            again = slope * (x - xn) + yn
+            out = np.where(nan, np.where(np.isnan(again) & (yj == yn), yj, again), out)
+    return np.where((j == last) | (xj == x), yj, out)
+
+
+def _last_at_most(cum: np.ndarray, start: np.ndarray, stop: np.ndarray, x: np.ndarray):
+    """Per polyline ``cum[start:stop]``, the last index ``j`` with ``cum[j] <= x``."""
+    lo, hi = start.copy(), stop.copy()
+    for _ in range(int(np.max(stop - start, initial=1)).bit_length() + 1):
+        active = lo < hi
+        mid = (lo + hi) // 2
+        le = cum[np.minimum(mid, len(cum) - 1)] <= x
+        lo = np.where(active & le, mid + 1, lo)
+        hi = np.where(active & ~le, mid, hi)
+    return np.maximum(lo - 1, start)
+
+
+def substrings(
+    graph: ModeGraph, edge: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut many segments at once, as :func:`substring` does one (the same coordinates).
+
+    Parameters
+    ----------
+    graph : ModeGraph
+        Any graph of the network.
+    edge : ndarray of int [G]
+        Segment of each piece.
+    lo, hi : ndarray [G]
+        Fractions.
+
+    Returns
+    -------
+    coords : ndarray [M, 2]
+        Every piece's lon/lat coordinates, one after the other, rounded to 7 decimals.
+    counts : ndarray of int64 [G]
+        Coordinates per piece (at least 2).
+    """
+    offsets = np.asarray(graph.offsets, dtype=np.int64)
+    edge = np.asarray(edge, dtype=np.int64)
+    start, stop = offsets[edge], offsets[edge + 1]
+    last = stop - 1
+    cum = np.asarray(graph.cum, dtype=float)
+    pts = np.asarray(graph.lonlat, dtype=float)
+    total = cum[last]
+    plain = (total <= 0) | (stop - start < 2)
+    at0, at1 = lo * total, hi * total
+    ends = []
+    for at in (at0, at1):
+        j = _last_at_most(cum, start, stop, at)
+        ends.append(
+            np.column_stack(
+                [_interp(at, j, last, cum, pts[:, 0]), _interp(at, j, last, cum, pts[:, 1])]
+            )
+        )
+    ends[0] = np.where(plain[:, None], pts[start], ends[0])
+    ends[1] = np.where(plain[:, None], pts[last], ends[1])
+    # the vertices strictly inside each piece
+    n_v = stop - start
+    vid = np.repeat(start - np.cumsum(n_v) + n_v, n_v) + np.arange(int(n_v.sum()))
+    owner = np.repeat(np.arange(len(edge)), n_v)
+    inner = (cum[vid] > at0[owner]) & (cum[vid] < at1[owner]) & ~plain[owner]
+    vid, owner = vid[inner], owner[inner]
+    n_in = np.bincount(owner, minlength=len(edge))
+    counts = n_in + 2
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    coords = np.empty((int(counts.sum()), 2))
+    coords[first] = ends[0]
+    coords[first + counts - 1] = ends[1]
+    slot = np.repeat(first + 1 - np.concatenate([[0], np.cumsum(n_in)[:-1]]), n_in)
+    coords[slot + np.arange(len(vid))] = pts[vid]
+    return np.round(coords, 7), counts
+
+
 def gap_features(
     graph: ModeGraph, gaps: Gaps, threshold_s: float, edge_len_m: np.ndarray
 ) -> list[dict]:
@@ -360,33 +496,42 @@ def gap_features(
     excess = gaps.worst_s - threshold_s
     band = band_of(excess).tolist()
     ids = np.asarray(graph.edge_id)[gaps.edge].tolist()
-    lengths = gaps.length_m(edge_len_m).tolist()
+    coords, counts = substrings(graph, gaps.edge, gaps.lo, gaps.hi)
+    flat = coords.tolist()
+    stops = np.cumsum(counts).tolist()
+    finite = np.isfinite(gaps.worst_s)
+    # rounded as arrays (numpy rounds the scaled value: off by one in the last digit kept from
+    # Python's round in rare halfway cases); None where unreachable
+    worst = np.round(np.where(finite, gaps.worst_s, 0.0), 1).tolist()
+    over = np.round(np.where(finite, excess, 0.0), 1).tolist()
     out = []
     rows = zip(
-        gaps.edge.tolist(),
-        gaps.lo.tolist(),
-        gaps.hi.tolist(),
-        gaps.worst_s.tolist(),
+        np.round(gaps.lo, 6).tolist(),
+        np.round(gaps.hi, 6).tolist(),
+        worst,
+        over,
+        finite.tolist(),
         gaps.closed.tolist(),
         ids,
-        lengths,
+        np.round(gaps.length_m(edge_len_m), 2).tolist(),
         band,
+        stops,
+        counts.tolist(),
         strict=True,
     )
-    for e, lo, hi, worst, closed, sid, length, b in rows:
-        finite = bool(np.isfinite(worst))
+    for lo, hi, w, x, ok, closed, sid, length, b, stop, n in rows:
         out.append(
             {
                 "type": "Feature",
-                "geometry": {"type": "LineString", "coordinates": substring(graph, e, lo, hi)},
+                "geometry": {"type": "LineString", "coordinates": flat[stop - n : stop]},
                 "properties": {
                     "segment_id": sid,
-                    "from_fraction": round(lo, 6),
-                    "to_fraction": round(hi, 6),
-                    "length_m": round(length, 2),
-                    "worst_time_s": round(worst, 1) if finite else None,
-                    "excess_s": round(worst - threshold_s, 1) if finite else None,
-                    "unreachable": not finite,
+                    "from_fraction": lo,
+                    "to_fraction": hi,
+                    "length_m": length,
+                    "worst_time_s": w if ok else None,
+                    "excess_s": x if ok else None,
+                    "unreachable": not ok,
                     "closed": closed,
                     "band": b,
                 },

@@ -18,7 +18,9 @@ all of a cluster's members gives, per node, the time to the *nearest* member, so
 it covers bounds every member's gain. The heap holds clusters and sites by bound; a cluster at
 the top is opened (its members evaluated exactly), a site at the top whose gain is current is
 chosen. The result is exactly the plain greedy's (ties broken by candidate order), at a fraction
-of its Dijkstras. Greedy achieves at least ``1 - 1/e`` of the optimum; :func:`exact_mclp`
+of its Dijkstras. Each search runs on the part of the graph it can reach within T
+(:mod:`gis.coverage_local`), nearby ones in one batch: the same answers as on the whole graph.
+Greedy achieves at least ``1 - 1/e`` of the optimum; :func:`exact_mclp`
 solves the same model as an integer programme (PuLP with CBC) to measure the gap.
 
 The promised figures of each site (``newly_covered_*``) are not the model's: they are
@@ -39,6 +41,7 @@ import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
+from gis.coverage_local import Batch, Space, searches
 from gis.coverage_reach import augment, min_time_to, times_to
 from gis.graph import ModeGraph
 
@@ -90,25 +93,33 @@ class Model:
         The mode's graph.
     demand : Demand
         The units.
-    augmented : csr_array
-        The reversed graph with one virtual node per candidate.
+    reverse : csr_array
+        The reversed graph.
+    entries : (candidate, node, cost_s)
+        How each candidate is entered (:func:`gis.coverage_reach.point_entries`).
     n_candidates : int
         Number of candidates.
     threshold_s : float
         T in seconds.
+    space : Space, optional
+        The network's space: searches run on the part of the graph they reach (the same
+        answers). None: on the whole graph (the reference).
     """
 
     graph: ModeGraph
     demand: Demand
-    augmented: csr_array
+    reverse: csr_array
+    entries: tuple[np.ndarray, np.ndarray, np.ndarray]
     n_candidates: int
     threshold_s: float
+    space: Space | None = None
     _unit_u: np.ndarray = field(init=False, repr=False)
     _unit_v: np.ndarray = field(init=False, repr=False)
     _unit_cu: np.ndarray = field(init=False, repr=False)
     _unit_cv: np.ndarray = field(init=False, repr=False)
     _node_ptr: np.ndarray = field(init=False, repr=False)
     _node_units: np.ndarray = field(init=False, repr=False)
+    _mark: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         """Precompute each unit's way out: nodes and seconds to them."""
@@ -127,6 +138,7 @@ class Model:
             [[0], np.cumsum(np.bincount(ends, minlength=g.n_nodes))]
         ).astype(np.int64)
         self._node_units = owner[order]
+        self._mark = np.zeros(len(d.edge), dtype=bool)
 
     def covered_by(self, row: np.ndarray) -> np.ndarray:
         """Give the units a row of node times covers (work in proportion to its reach).
@@ -170,14 +182,68 @@ class Model:
         via_u = rows[..., self._unit_u] + self._unit_cu
         return np.minimum(via_u, via_v) <= self.threshold_s
 
+    @property
+    def augmented(self) -> csr_array:
+        """The reversed graph with one virtual node per candidate (whole-graph searches)."""
+        found = self.__dict__.get("_augmented")
+        if found is None:
+            found = augment(self.reverse, self.n_candidates, self.entries)
+            self.__dict__["_augmented"] = found
+        return found
+
     def sets(self, candidates: np.ndarray) -> list[np.ndarray]:
-        """Give the units each candidate covers (one bounded Dijkstra per candidate)."""
-        out: list[np.ndarray] = []
-        n = self.graph.n_nodes
-        for _, rows in times_to(self.augmented, n, candidates, self.threshold_s):
-            for row in rows:
-                out.append(self.covered_by(row))
+        """Give the units each candidate covers (one bounded search per candidate)."""
+        candidates = np.asarray(candidates, dtype=np.int64)
+        if self.space is None:
+            out: list[np.ndarray] = []
+            n = self.graph.n_nodes
+            for _, rows in times_to(self.augmented, n, candidates, self.threshold_s):
+                for row in rows:
+                    out.append(self.covered_by(row))
+            return out
+        return self.group_sets([candidates[i : i + 1] for i in range(len(candidates))])
+
+    def group_sets(self, groups: list[np.ndarray]) -> list[np.ndarray]:
+        """Give the units within T of the nearest candidate of each group.
+
+        Parameters
+        ----------
+        groups : list of ndarray of int
+            Candidates per group (a group of one: that candidate's coverage).
+
+        Returns
+        -------
+        list of ndarray of int64
+            Covered units per group (sorted), in the order of ``groups``.
+        """
+        out = [np.zeros(0, np.int64)] * len(groups)
+        for b in searches(self.space, self.reverse, self.entries, groups, self.threshold_s):
+            for i, units in zip(b.groups.tolist(), self.covered_rows(b), strict=True):
+                out[i] = units
         return out
+
+    def covered_rows(self, batch: Batch) -> list[np.ndarray]:
+        """Give the units each row of a batch of searches covers (as :meth:`covered_by`).
+
+        Only the units at a node some row reaches within T can be covered; the rest of the
+        region is not looked at.
+        """
+        region, rows = batch.region, batch.rows
+        reached = np.flatnonzero((rows[:, :-1] <= self.threshold_s).any(axis=0))
+        nodes = region.whole(reached)
+        starts, stops = self._node_ptr[nodes], self._node_ptr[nodes + 1]
+        counts = stops - starts
+        idx = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        mark = self._mark
+        mark[self._node_units[idx]] = True
+        units = np.flatnonzero(mark)
+        mark[units] = False
+        lu = region.local(self._unit_u[units])
+        lv = region.local(self._unit_v[units])
+        via_v = rows[:, lv] + self._unit_cv[units]
+        via_u = rows[:, lu] + self._unit_cu[units]
+        hit = np.minimum(via_u, via_v) <= self.threshold_s
+        return [units[h] for h in hit]
 
 
 def build_model(
@@ -187,8 +253,10 @@ def build_model(
     entries: tuple[np.ndarray, np.ndarray, np.ndarray],
     n_candidates: int,
     threshold_s: float,
+    *,
+    space: Space | None = None,
 ) -> Model:
-    """Assemble the model: the reversed graph with one virtual node per candidate.
+    """Assemble the model.
 
     Parameters
     ----------
@@ -205,13 +273,16 @@ def build_model(
         Number of candidates.
     threshold_s : float
         T in seconds.
+    space : Space, optional
+        The network's space (:class:`gis.coverage_local.Space`); None: every search runs
+        on the whole graph.
 
     Returns
     -------
     Model
         The model.
     """
-    return Model(graph, demand, augment(reverse, n_candidates, entries), n_candidates, threshold_s)
+    return Model(graph, demand, reverse, entries, n_candidates, threshold_s, space)
 
 
 @dataclass
@@ -259,7 +330,10 @@ def reachable_candidates(model: Model, cand_nodes: np.ndarray) -> np.ndarray:
     """
     if len(model.demand.edge) == 0:
         return np.zeros(0, np.int64)
-    starts = np.unique(np.concatenate([model._unit_u, model._unit_v]))
+    mark = np.zeros(model.graph.n_nodes, dtype=bool)
+    mark[model._unit_u] = True
+    mark[model._unit_v] = True
+    starts = np.flatnonzero(mark)
     g = model.graph.graph
     dist = dijkstra(g, directed=True, indices=starts, limit=model.threshold_s, min_only=True)
     return np.flatnonzero(np.isfinite(dist[np.asarray(cand_nodes, dtype=np.int64)]))
@@ -312,32 +386,51 @@ def greedy(
     heap: list[tuple[float, int, int, int, int]] = []  # (-value, kind, order, id, stamp)
     members: list[list[int]] = list(clusters.values())
     searches = 0
-    for cid, group in enumerate(members):
+    if model.space is None:
+        first = []
+        for group in members:
+            if len(group) == 1:
+                first.extend(_sets_of(model, group))
+            else:
+                dist = min_time_to(model.augmented, n, np.asarray(group), model.threshold_s)
+                first.append(model.covered_by(dist))
+    else:
+        first = model.group_sets([np.asarray(group, dtype=np.int64) for group in members])
+    for cid, (group, s) in enumerate(zip(members, first, strict=True)):
         if len(group) == 1:
-            s = _sets_of(model, group)[0]
             sets[(1, group[0])] = s
             heapq.heappush(heap, (-float(w[s].sum()), 1, group[0], group[0], 0))
         else:
-            dist = min_time_to(model.augmented, n, np.asarray(group), model.threshold_s)
             searches += 1
-            s = model.covered_by(dist)
             sets[(0, cid)] = s
             heapq.heappush(heap, (-float(w[s].sum()), 0, min(group), cid, 0))
     evaluations = sum(1 for k in sets if k[0] == 1)
     chosen: list[int] = []
     gains: list[float] = []
     stamp = 0
+    # a cluster's last known bound, to open the next most promising ones along with one
+    bound = np.full(len(members), -np.inf)
+    opened = np.zeros(len(members), dtype=bool)
+    for cid, group in enumerate(members):
+        if len(group) > 1:
+            bound[cid] = float(w[sets[(0, cid)]].sum())
     while heap and len(chosen) < count:
         neg, kind, order, ident, at = heapq.heappop(heap)
+        if kind == 0 and opened[ident]:
+            continue
         s = sets[(kind, ident)]
         value = float(w[s].sum())
         if at != stamp or value != -neg:
             heapq.heappush(heap, (-value, kind, order, ident, stamp))
+            if kind == 0:
+                bound[ident] = value
             continue
         if value <= 0:
             break
-        if kind == 0:  # open the cluster: its members exactly
-            group = members[ident]
+        if kind == 0:  # open the cluster (and the next most promising): members exactly
+            opening = _to_open(ident, value, bound, opened, members)
+            opened[opening] = True
+            group = [c for cid in opening.tolist() for c in members[cid]]
             for c, cs in zip(group, _sets_of(model, group), strict=True):
                 sets[(1, c)] = cs
                 heapq.heappush(heap, (-float(w[cs].sum()), 1, c, c, stamp))
@@ -355,6 +448,27 @@ def greedy(
         candidates=len(live),
         seconds=time.perf_counter() - t0,
     )
+
+
+#: When a cluster is opened, clusters whose last known bound is at least this share of its
+#: bound are opened in the same batch of searches (most of them would be opened next).
+OPEN_SHARE = 0.95
+#: At most this many candidates are opened in one batch.
+OPEN_MOST = 64
+
+
+def _to_open(ident: int, value: float, bound, opened, members) -> np.ndarray:
+    """Pick the clusters to open with ``ident``: the most promising not yet opened."""
+    near = np.flatnonzero(~opened & (bound >= OPEN_SHARE * value))
+    near = near[near != ident][np.argsort(-bound[near[near != ident]], kind="stable")]
+    out = [ident]
+    size = len(members[ident])
+    for cid in near.tolist():
+        size += len(members[cid])
+        if size > OPEN_MOST:
+            break
+        out.append(cid)
+    return np.asarray(out, dtype=np.int64)
 
 
 def _sets_of(model: Model, group: list[int]) -> list[np.ndarray]:

@@ -15,8 +15,8 @@ import numpy as np
 
 from gis import coverage_cache as cache
 from gis import validate
-from gis.coverage_analysis import Frame, make_frame
 from gis.coverage_areas import AreaPieces, Areas, drop_empty, hex_areas, split_edges
+from gis.coverage_frame import Frame, make_frame
 from gis.coverage_report import area_features
 from gis.routing import Router, get_router
 

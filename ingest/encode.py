@@ -411,6 +411,34 @@ def point_wkb_hex(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _HEX_PAIRS[raw].view("S42").ravel()
 
 
+def points_hex(x: np.ndarray, y: np.ndarray, present: np.ndarray) -> pd.Series:
+    """Return the hexadecimal WKB of points ``(x, y)`` as :func:`geometry_hex` does.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Coordinates (float).
+    present : numpy.ndarray of bool
+        Rows that have a point; the others are NULL.
+
+    Returns
+    -------
+    pandas.Series of str (``string[pyarrow]`` when every row has a point, else object)
+    """
+    import pyarrow as pa
+
+    if present.all() and len(present):
+        text = point_wkb_hex(x, y)
+        n = len(text)
+        offsets = pa.py_buffer(np.arange(0, 42 * (n + 1), 42, dtype=np.int32))
+        arr = pa.StringArray.from_buffers(n, offsets, pa.py_buffer(text.tobytes()))
+        return pd.Series(pd.arrays.ArrowStringArray(arr))
+    out = np.full(len(present), None, dtype=object)
+    if present.any():
+        out[present] = point_wkb_hex(x[present], y[present]).astype(str)
+    return pd.Series(out, dtype=object)
+
+
 def geometry_hex(geoms: np.ndarray) -> pd.Series:
     """Return hexadecimal WKB text of each geometry (None stays NULL), Arrow-backed.
 
@@ -425,17 +453,11 @@ def geometry_hex(geoms: np.ndarray) -> pd.Series:
     -------
     pandas.Series of str (``string[pyarrow]``)
     """
-    import pyarrow as pa
-
     geoms = np.asarray(geoms, dtype=object)
     present = ~shapely.is_missing(geoms)
     points = present & (shapely.get_type_id(geoms) == 0) & ~shapely.is_empty(geoms)
     if points.all() and len(geoms):
-        text = point_wkb_hex(shapely.get_x(geoms), shapely.get_y(geoms))
-        n = len(text)
-        offsets = pa.py_buffer(np.arange(0, 42 * (n + 1), 42, dtype=np.int32))
-        arr = pa.StringArray.from_buffers(n, offsets, pa.py_buffer(text.tobytes()))
-        return pd.Series(pd.arrays.ArrowStringArray(arr))
+        return points_hex(shapely.get_x(geoms), shapely.get_y(geoms), points)
     out = np.full(len(geoms), None, dtype=object)
     if points.any():
         pts = geoms[points]
@@ -467,7 +489,9 @@ def _arrow_column(f: FieldSpec | None, values):
     return pa.array(values, type=pa.string(), from_pandas=True)
 
 
-def frame_copy_text(spec: LayerSpec, frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
+def frame_copy_text(
+    spec: LayerSpec, frame: pd.DataFrame, columns: Sequence[str], *, first_id: int | None = None
+) -> bytes:
     """Return ``columns`` of a checked ``frame`` as COPY CSV bytes, with no per-row Python.
 
     The frame comes from the file loader, which has checked every value against the registry
@@ -483,6 +507,8 @@ def frame_copy_text(spec: LayerSpec, frame: pd.DataFrame, columns: Sequence[str]
         One column per name of ``columns`` (a missing column is all NULL).
     columns : sequence of str
         The columns to write, in order.
+    first_id : int, optional
+        Write a first column of ids ``first_id, first_id + 1, ...`` (the table's ``id``).
 
     Returns
     -------
@@ -492,7 +518,10 @@ def frame_copy_text(spec: LayerSpec, frame: pd.DataFrame, columns: Sequence[str]
     import pyarrow.csv as pa_csv
 
     arrays = []
-    for name in columns:
+    if first_id is not None:
+        arrays.append(pa.array(np.arange(first_id, first_id + len(frame), dtype=np.int64)))
+        columns = ("id", *columns)
+    for name in columns[len(arrays) :]:
         f = None if name in KEY_MAX_LENGTHS or name == "geom" else spec.field(name)
         if name in frame:
             values = frame[name]
@@ -508,7 +537,13 @@ def frame_copy_text(spec: LayerSpec, frame: pd.DataFrame, columns: Sequence[str]
 
 
 def copy_frame(
-    cur, spec: LayerSpec, target: str, frame: pd.DataFrame, columns: Sequence[str] | None = None
+    cur,
+    spec: LayerSpec,
+    target: str,
+    frame: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    *,
+    first_id: int | None = None,
 ) -> None:
     """COPY a checked ``frame`` (see :func:`frame_copy_text`) into table ``target``.
 
@@ -524,11 +559,16 @@ def copy_frame(
         Checked rows.
     columns : sequence of str, optional
         The columns to write; default :attr:`LayerSpec.load_columns`.
+    first_id : int, optional
+        Give the rows the ids ``first_id, first_id + 1, ...`` (column ``id``), reserved by
+        the caller, instead of the column's default (a sequence).
     """
     if frame.empty:
         return
     cols = tuple(columns or spec.load_columns)
+    named = ("id", *cols) if first_id is not None else cols
     copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '')").format(
-        sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, cols))
+        sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, named))
     )
-    cur.copy_expert(copy.as_string(cur), io.BytesIO(frame_copy_text(spec, frame, cols)))
+    text = frame_copy_text(spec, frame, cols, first_id=first_id)
+    cur.copy_expert(copy.as_string(cur), io.BytesIO(text))

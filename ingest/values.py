@@ -22,15 +22,19 @@ def as_texts(raw: pd.Series) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object:
+    if isinstance(raw.array, pd.arrays.ArrowStringArray):  # the CSV reader's text columns
+        arr = _arrow_strings(raw)
+    elif pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object:
         try:
             arr = pa.array(raw.to_numpy(dtype=object, na_value=None), type=pa.string())
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             arr = None
-        if arr is not None:
-            trimmed = pc.utf8_trim_whitespace(arr)
-            trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
-            return pd.Series(trimmed.to_numpy(zero_copy_only=False), dtype=object)
+    else:
+        arr = None
+    if arr is not None:
+        trimmed = pc.utf8_trim_whitespace(arr)
+        trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+        return pd.Series(trimmed.to_numpy(zero_copy_only=False), dtype=object)
 
     def one(v):
         if isinstance(v, str):
@@ -112,6 +116,26 @@ def text_lengths(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return lengths, nul
 
 
+def _arrow_strings(values: pd.Series):
+    """Return a column as an Arrow string array (null where missing, other values ``str(v)``).
+
+    A column read as Arrow-backed text (the CSV reader's) is taken as it is, without a
+    Python object per value.
+    """
+    import pyarrow as pa
+
+    if isinstance(values.array, pd.arrays.ArrowStringArray):
+        arr = pa.array(values.array)
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        return arr.cast(pa.string())
+    text = (
+        values.astype(object)
+        .where(values.notna(), None)
+        .map(lambda v: v if isinstance(v, str) or v is None else str(v))
+    )
+    return pa.array(text, type=pa.string(), from_pandas=True)
+
+
 def attributes_json(frame: pd.DataFrame) -> pd.Series:
     """One JSON object per row of ``frame``'s columns (original names); empty cells left out.
 
@@ -150,13 +174,9 @@ def attributes_json(frame: pd.DataFrame) -> pd.Series:
                     ~ints, floats.map(lambda v: str(int(v)) if np.isfinite(v) else None)
                 )
                 text = text.where(np.isfinite(floats), None)
+                arr = pa.array(text, type=pa.string(), from_pandas=True)
             else:
-                text = (
-                    values.astype(object)
-                    .where(values.notna(), None)
-                    .map(lambda v: v if isinstance(v, str) or v is None else str(v))
-                )
-            arr = pa.array(text, type=pa.string(), from_pandas=True)
+                arr = _arrow_strings(values)
             arr = pc.if_else(pc.equal(pc.utf8_length(arr), 0), pa.scalar(None, pa.string()), arr)
             number = pc.match_substring_regex(arr, _JSON_NUMBER)
         escaped = arr

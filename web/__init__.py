@@ -118,6 +118,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(open311.bp)
     app.register_blueprint(staff_api.bp)
     app.register_blueprint(collection_api.bp)
+    from web import complaint_pages, staff_pages
+
+    complaint_pages.init_app(app)  # /lapor, the status page, the photo upload
+    app.register_blueprint(staff_pages.bp)  # the staff queue, complaint and help-desk pages
     app.jinja_env.globals["lang_url"] = _lang_url
     if not Path(app.config["ASSETS_DIR"], "leaflet").is_dir():
         logger.warning(

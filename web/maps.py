@@ -9,12 +9,15 @@ import time
 from flask import Blueprint, current_app, render_template, url_for
 from flask_babel import gettext
 
+from gis import coverage
+from gis.costs import PROFILES
 from gis.routing import MODES
-from layers.registry import LAYERS, LayerSpec
+from layers.registry import LAYERS, LayerSpec, facility_layers
 from web import features, mapbuild, params
 from web.db import app_database_url, cursor
 from web.features import ROAD_LAYER
-from web.i18n import current_lang, js_strings
+from web.http import asset_url
+from web.i18n import current_lang, js_strings, planning_js_strings
 from web.security import add_nonce
 
 logger = logging.getLogger(__name__)
@@ -172,9 +175,59 @@ def sanitation():
     return _render("sanitation.html", parts, blob, conditions=conditions, kinds=kind_rows)
 
 
+#: The travel times (minutes) the planning form offers: T of the coverage analysis and of
+#: the isochrone from a point.
+PLANNING_MINUTES: tuple[int, ...] = (5, 10, 15, 20, 30, 45, 60)
+#: T chosen when the page opens.
+PLANNING_DEFAULT_MINUTES = 15
+#: Suggested sites asked for when the page opens.
+PLANNING_DEFAULT_COUNT = 2
+
+
+def _planning_categories(offices: list[dict]) -> tuple[list[dict], str | None]:
+    """The categories the planning form offers, grouped by facility layer (registry order),
+    and the one chosen at first: the first office category with an office in the data."""
+    lang = current_lang()
+    groups = [
+        {"layer": spec.name, "title": spec.title(lang), "classes": _classes(spec)}
+        for spec in facility_layers()
+    ]
+    office = LAYERS["office"]
+    present = {o[office.class_field] for o in offices}
+    chosen = next((c for c in office.classes if c in present), None)
+    if chosen is None:
+        chosen = next((c for g in groups for c in g["classes"]), None)
+    return groups, chosen
+
+
+def _planning_data(categories: list[dict]) -> dict:
+    """The planning page's part of the blob: API addresses, limits, and which road classes
+    each mode may use (so "close this road" picks a road the chosen mode travels)."""
+    return {
+        "api": {
+            "coverage": url_for("planning_api.coverage"),
+            "suggest": url_for("planning_api.suggest"),
+            "scenario": url_for("planning_api.scenario"),
+            "isochrone": url_for("api.isochrone"),
+            "roads": url_for("api.layer_items", name=ROAD_LAYER),
+        },
+        "categoryLabels": {c: label for g in categories for c, label in g["classes"].items()},
+        # loaded when first needed (js/planning.js), not with the page
+        "scripts": {
+            "text": asset_url("static", "js/planning-text.js"),
+            "draw": asset_url("static", "js/planning-draw.js"),
+        },
+        "maxCount": coverage.MAX_COUNT,
+        "maxMinutes": coverage.MAX_MINUTES,
+        "modeRoads": {mode: sorted(PROFILES[mode].speeds_kph) for mode in MODES},
+    }
+
+
 @bp.get("/planning")
 def planning():
-    """Administrative areas, isochrones from a clicked point, and the offices."""
+    """Coverage gaps, accessibility per area, where to build and what-if scenarios of a
+    category, a mode and T minutes (from the planning API, on demand), and isochrones from
+    a clicked point."""
     office = LAYERS["office"]
     with cursor() as cur:
         m = _base_map(cur)
@@ -184,12 +237,17 @@ def planning():
         m,
         {
             "admin": gettext("Administrative areas"),
+            "areas": gettext("Coverage per area"),
+            "gaps": gettext("Roads beyond the travel time"),
+            "change": gettext("Scenario: what changes"),
+            "sites": gettext("Suggested sites"),
             "isochrone": gettext("Reachable areas (isochrones)"),
         },
     )
     clusters = mapbuild.add_clusters(m, {"offices": gettext("Public service offices")})
     parts = mapbuild.finish(m, {"groups": groups, "clusters": clusters})
     areas = LAYERS["admin_area"]
+    categories, chosen = _planning_categories(offices)
     blob = page_data(
         parts,
         "planning",
@@ -200,5 +258,19 @@ def planning():
             "url": url_for("api.layer_items", name=areas.name, limit=params.MAX_LIMIT),
         },
         modes=mode_labels(),
+        planning=_planning_data(categories),
+        # the planning scripts' own strings join the shared ones (this key replaces the blob's)
+        strings={**js_strings(), **planning_js_strings()},
     )
-    return _render("planning.html", parts, blob, modes=mode_labels(), minutes=(5, 10, 15, 30))
+    return _render(
+        "planning.html",
+        parts,
+        blob,
+        modes=mode_labels(),
+        minutes=PLANNING_MINUTES,
+        default_minutes=PLANNING_DEFAULT_MINUTES,
+        categories=categories,
+        chosen=chosen,
+        default_count=PLANNING_DEFAULT_COUNT,
+        max_count=coverage.MAX_COUNT,
+    )

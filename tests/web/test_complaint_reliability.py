@@ -163,6 +163,9 @@ def test_500_posts_from_50_clients_land_exactly_once(complaint_db, tmp_path):
             accepted[key] = a[1]
     finally:
         log = srv.stop()
+        # the server counted 575 posts from 127.0.0.1 (under a limit raised for this test):
+        # later tests on this database post from that address under the normal limit
+        query(complaint_db, "DELETE FROM rate_limit_hit")
     assert "Traceback" not in log, log[-3000:]
     rows = query(
         complaint_db,

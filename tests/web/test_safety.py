@@ -23,7 +23,13 @@ from web.features import csv_cell
 PUBLIC_MARKER = "PUBLIC-MARKER-9c1d"  # inside the hostile office's (public) name
 LANGS = ("id", "en")
 #: What a route without parameters answers when the request carries no login.
-WITHOUT_LOGIN = {"/staff/": 302, "/staff/api/me": 401, "/staff/api/complaints": 401}
+WITHOUT_LOGIN = {
+    "/staff/": 302,
+    "/staff/api/me": 401,
+    "/staff/api/complaints": 401,
+    "/staff/antrian": 302,
+    "/staff/layanan": 302,
+}
 #: The planted complaint of ``pii_db`` (tests/web/conftest.py) in every complaint answer.
 COMPLAINT_URLS = (
     "/api/complaints/TEST-0001",
@@ -38,6 +44,8 @@ COMPLAINT_URLS = (
     "/open311/v2/requests/TEST-0001.xml",
     "/open311/v2/tokens/token-pii.json",
     "/open311/v2/tokens/token-pii.xml",
+    "/lapor/TEST-0001",
+    "/lapor/TEST-0001?lang=en",
 )
 
 
