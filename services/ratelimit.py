@@ -1,11 +1,12 @@
 """Rate limits shared by every worker and host: a counter per client and window in PostgreSQL.
 
 Each request that a limit covers increments one row of ``rate_limit_hit`` (an UNLOGGED table)
-keyed by a bucket (``public_post:203.0.113.7``) and the start of the current fixed window, in
-one ``INSERT ... ON CONFLICT DO UPDATE`` that returns the new count. Every gunicorn worker and
-every host behind a load balancer sees the same count, which an in-process counter cannot
-give. The increment runs in its own short transaction (:func:`hit` commits), so a request that
-is then refused still counts, and the row lock is held for a moment only.
+keyed by a bucket and the window's length (``public_post:203.0.113.7/600s``) and the start
+of the current fixed window, in one ``INSERT ... ON CONFLICT DO UPDATE`` that returns the new
+count. Every gunicorn worker and every host behind a load balancer sees the same count, which
+an in-process counter cannot give. The increment runs in its own short transaction
+(:func:`hit` commits), so a request that is then refused still counts, and the row lock is held
+for a moment only.
 
 Fixed windows let a client send up to twice the limit around a window boundary; that is the
 documented price of one row per client. Rows of windows that ended more than a day ago are
@@ -75,7 +76,10 @@ def hit(conn, bucket: str, limit: Limit) -> Decision:
     with conn.cursor() as cur:
         # A transaction that writes only an UNLOGGED table writes no WAL, so its commit does
         # not wait for a disk flush.
-        cur.execute(_HIT_SQL, {"bucket": bucket[:MAX_BUCKET], "w": limit.window_s})
+        # the window's length is part of the key: windows of 60 s and 600 s can start at the
+        # same moment, and must not share a count
+        key = f"{bucket[: MAX_BUCKET - 12]}/{limit.window_s}s"
+        cur.execute(_HIT_SQL, {"bucket": key, "w": limit.window_s})
         hits, retry = cur.fetchone()
         if random.random() < CLEANUP_CHANCE:  # noqa: S311 - not security relevant
             cur.execute("DELETE FROM rate_limit_hit WHERE window_start < now() - interval '1 day'")

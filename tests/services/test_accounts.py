@@ -150,6 +150,6 @@ def test_rate_limit_counts_are_shared_between_connections(fresh_db):
     finally:
         for c in conns:
             c.close()
-    assert query(fresh_db, "SELECT hits FROM rate_limit_hit WHERE bucket = 'test:203.0.113.7'") == [
-        (5,)
-    ]
+    assert query(
+        fresh_db, "SELECT hits FROM rate_limit_hit WHERE bucket = 'test:203.0.113.7/600s'"
+    ) == [(5,)]
