@@ -14,15 +14,14 @@ One plan is solved at a time per process (the solver uses a core for up to
 from __future__ import annotations
 
 import threading
-from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from gis.errors import InvalidInputError, SigapError
 from services.collection import plan_request
 from web import db, errors
 from web.auth import staff_required
-from web.complaints_api import UnsupportedMediaType
+from web.staff_api import json_body, no_store
 
 bp = Blueprint("collection_api", __name__, url_prefix="/api/collection")
 errors.register_format(bp, errors.json_error)
@@ -42,26 +41,13 @@ class Busy(SigapError):
     default_code = "busy"
 
 
-@bp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _body() -> dict[str, Any]:
-    request.max_content_length = MAX_BODY_BYTES
-    if not request.is_json:
-        raise UnsupportedMediaType("Send application/json.")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInputError("The body must be one JSON object.", code="invalid_body")
-    return body
+bp.after_request(no_store)
 
 
 @bp.post("/plan")
 @staff_required(*PLAN_ROLES)
 def plan():
-    body = _body()
+    body = json_body(MAX_BODY_BYTES)
     if not _solving.acquire(blocking=False):
         raise Busy("Another collection plan is being computed; try again in a minute.")
     try:
@@ -79,7 +65,7 @@ def gpx():
     """One truck's GPX from a plan the page holds: ``{"plan": {...}, "truck": n}``."""
     from gis.collection_export import truck_gpx
 
-    body = _body()
+    body = json_body(MAX_BODY_BYTES)
     plan_data, number = body.get("plan"), body.get("truck")
     if not isinstance(number, int) or isinstance(number, bool):
         raise InvalidInputError("'truck' must be a truck number of the plan.", param="truck")

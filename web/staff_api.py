@@ -50,13 +50,16 @@ INTAKE_ROLES: tuple[str, ...] = ("desk", "admin")
 
 
 @bp.after_request
-def _no_store(response):
+def no_store(response):
+    """Keep staff answers out of every cache (an after-request hook of staff blueprints)."""
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _body() -> dict[str, Any]:
-    request.max_content_length = MAX_BODY_BYTES
+def json_body(max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """Return the request's JSON object body: 415 if not JSON, 400 if not one object, 413 if
+    over ``max_bytes``."""
+    request.max_content_length = max_bytes
     if not request.is_json:
         raise UnsupportedMediaType("Send application/json.")
     body = request.get_json(silent=True)
@@ -137,7 +140,7 @@ def detail(ref: str):
 @bp.post("/complaints/<ref>/transitions")
 @staff_required()
 def transition(ref: str):
-    body = _body()
+    body = json_body()
     with db.transaction(_url()) as cur:
         cid = complaint_queries.resolve_complaint_id(cur, ref)
         result = workflow.transition(
@@ -158,7 +161,7 @@ def transition(ref: str):
 @bp.post("/complaints/<ref>/contact")
 @staff_required()
 def contact(ref: str):
-    body = _body() if request.content_length else {}
+    body = json_body() if request.content_length else {}
     with db.transaction(_url()) as cur:
         cid = complaint_queries.resolve_complaint_id(cur, ref)
         out = workflow.contact_details(
@@ -174,7 +177,7 @@ def contact(ref: str):
 @bp.post("/complaints/<ref>/road-condition")
 @staff_required()
 def road_condition(ref: str):
-    body = _body()
+    body = json_body()
     with db.transaction(_url()) as cur:
         cid = complaint_queries.resolve_complaint_id(cur, ref)
         out = workflow.set_road_condition(
@@ -195,7 +198,7 @@ def road_condition_clear(ref: str):
 @bp.post("/intake")
 @staff_required(*INTAKE_ROLES)
 def intake():
-    body = _body()
+    body = json_body()
     channel = body.get("channel")
     if channel not in DESK_CHANNELS:
         msg = f"'channel' must be one of: {', '.join(DESK_CHANNELS)}; got {channel!r}."
