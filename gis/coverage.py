@@ -28,9 +28,7 @@ import numpy as np
 
 from gis import coverage_cache as cache
 from gis import validate
-from gis.coverage_access import decay
-from gis.coverage_analysis import Analysis, accessibility_unit, analyse, legend
-from gis.coverage_areas import HEX_RESOLUTIONS
+from gis.coverage_analysis import Analysis, analyse
 from gis.coverage_location import (
     CANDIDATE_CLASSES,
     Demand,
@@ -38,10 +36,24 @@ from gis.coverage_location import (
     greedy,
 )
 from gis.coverage_reach import node_entries, point_entries
-from gis.coverage_report import areas_collection, scenario_change, site_features
+from gis.coverage_report import scenario_change, site_features
+from gis.coverage_request import (
+    AREA_KINDS,
+    MAX_CANDIDATE_POINTS,
+    MAX_COUNT,
+    MAX_MINUTES,
+    answer_body,
+    answer_head,
+    baseline,
+    check_request,
+    facility_info,
+    request_setting,
+    validate_count,
+    validate_threshold,
+)
 from gis.coverage_scenario import Scenario, closed_segments, parse_scenario
 from gis.coverage_setting import Setting, load_setting, setting_from_router
-from gis.routing import FACILITY_CATEGORIES, MODES, nearest_facility_tables, reverse_graph
+from gis.routing import nearest_facility_tables, reverse_graph
 
 logger = logging.getLogger(__name__)
 
@@ -62,115 +74,6 @@ __all__ = [
     "validate_count",
     "validate_threshold",
 ]
-
-#: T may be at most this many minutes.
-MAX_MINUTES = 240.0
-#: ``suggest`` gives at most this many sites.
-MAX_COUNT = 50
-#: What the areas of an analysis may be.
-AREA_KINDS: tuple[str, ...] = ("admin_area", "hex")
-#: Most candidate points a user may give.
-MAX_CANDIDATE_POINTS = 5000
-
-
-# --- validation ---------------------------------------------------------------------------
-
-
-def validate_threshold(minutes: object) -> float:
-    """Parse T in minutes: a number above 0 and at most :data:`MAX_MINUTES`."""
-    value = validate.number(minutes, "minutes")
-    if not 0 < value <= MAX_MINUTES:
-        msg = f"'minutes' must be above 0 and at most {MAX_MINUTES:g}, got {minutes!r}."
-        raise validate.bad("minutes", msg)
-    return value
-
-
-def validate_count(count: object) -> int:
-    """Parse how many sites: 1 to :data:`MAX_COUNT`."""
-    return validate.integer(count, "count", minimum=1, maximum=MAX_COUNT)
-
-
-def _check(category: object, mode: object, minutes: object) -> tuple[str, str, float]:
-    cat = validate.choice(category, "category", FACILITY_CATEGORIES)
-    return cat, validate.choice(mode, "mode", MODES), validate_threshold(minutes)
-
-
-def _areas_args(by, admin_level, hex_resolution):
-    if by is not None:
-        by = validate.choice(by, "by", AREA_KINDS)
-    if admin_level is not None:
-        admin_level = validate.integer(admin_level, "admin_level", minimum=1, maximum=20)
-    if hex_resolution is not None:
-        lo, hi = HEX_RESOLUTIONS[0], HEX_RESOLUTIONS[-1]
-        hex_resolution = validate.integer(hex_resolution, "hex_resolution", minimum=lo, maximum=hi)
-    return by, admin_level, hex_resolution
-
-
-def _setting(url, mode, by, admin_level, hex_resolution, progress) -> Setting:
-    by, admin_level, hex_resolution = _areas_args(by, admin_level, hex_resolution)
-    return load_setting(
-        url,
-        mode=mode,
-        by=by,
-        admin_level=admin_level,
-        hex_resolution=hex_resolution,
-        progress=progress,
-    )
-
-
-def _head(kind: str, key: str, setting: Setting, category: str, mode: str, minutes: float):
-    areas = setting.areas
-    return {
-        "analysis": kind,
-        "key": key,
-        "category": category,
-        "mode": mode,
-        "minutes": minutes,
-        "threshold_s": minutes * 60.0,
-        "areas_kind": areas.kind,
-        "admin_level": areas.admin_level,
-        "hex_resolution": areas.hex_resolution,
-    }
-
-
-def _facility_info(setting: Setting, category: str, fac_edge: np.ndarray, facs: list) -> dict:
-    on = np.asarray(fac_edge) >= 0
-    return {
-        "count": len(facs),
-        "on_network": int(on.sum()),
-        "off_network": [int(f["id"]) for f, ok in zip(facs, on.tolist(), strict=True) if not ok],
-    }
-
-
-def _body(analysis: Analysis, setting: Setting, *, gaps: bool) -> dict:
-    frame = analysis.frame
-    out = {
-        "summary": analysis.summary(),
-        "demand_unit": frame.demand_unit,
-        "accessibility_unit": accessibility_unit(frame.demand_unit),
-        "decay": decay(analysis.threshold_s),
-        "areas": areas_collection(analysis.area_rows(), setting.area_features()),
-        "outside": analysis.outside(),
-        "bands": legend(analysis.threshold_s),
-    }
-    if gaps:
-        out["gaps"] = analysis.gap_layer()
-    return out
-
-
-def _baseline(
-    setting: Setting, category: str, mode: str, threshold_s: float, *, accessibility: bool = True
-) -> Analysis:
-    dist, fac_edge, fac_fraction = setting.base_tables(mode, category)
-    return analyse(
-        setting.frame(mode),
-        dist,
-        threshold_s,
-        fac_edge=fac_edge,
-        fac_fraction=fac_fraction,
-        capacity=setting.capacity(category),
-        accessibility=accessibility,
-    )
 
 
 def coverage_of(
@@ -194,12 +97,12 @@ def coverage_of(
     found = cache.get(setting.url, key)
     if found is not None:
         return found
-    analysis = _baseline(setting, category, mode, minutes * 60.0)
+    analysis = baseline(setting, category, mode, minutes * 60.0)
     facs = setting.facilities(category)
     _, fac_edge, _ = setting.base_tables(mode, category)
-    out = _head("coverage", key, setting, category, mode, minutes)
-    out["facilities"] = _facility_info(setting, category, fac_edge, facs)
-    out.update(_body(analysis, setting, gaps=gaps))
+    out = answer_head("coverage", key, setting, category, mode, minutes)
+    out["facilities"] = facility_info(setting, category, fac_edge, facs)
+    out.update(answer_body(analysis, setting, gaps=gaps))
     cache.put(setting.url, key, out)
     return out
 
@@ -262,8 +165,8 @@ def coverage(
     NotFoundError
         The database has no road network.
     """
-    category, mode, minutes = _check(category, mode, minutes)
-    setting = _setting(url, mode, by, admin_level, hex_resolution, progress)
+    category, mode, minutes = check_request(category, mode, minutes)
+    setting = request_setting(url, mode, by, admin_level, hex_resolution, progress)
     return coverage_of(setting, category, mode, minutes, gaps=gaps)
 
 
@@ -322,7 +225,7 @@ def site_model(
     """
     frame = setting.frame(mode)
     # where to build needs the units and the figures, not the accessibility score
-    base = _baseline(setting, category, mode, threshold_s, accessibility=False)
+    base = baseline(setting, category, mode, threshold_s, accessibility=False)
     units = base.units
     weight = units.people if frame.demand_unit == "people" else units.length_m
     keep = weight > 0
@@ -392,7 +295,7 @@ def suggest_of(
         )
         sites.append(_site(rank, c, lonlat[c], before, after, gains[rank - 1], setting, near))
         before = after
-    out = _head("suggest", key, setting, category, mode, minutes)
+    out = answer_head("suggest", key, setting, category, mode, minutes)
     out.update(
         {
             "count": count,
@@ -486,14 +389,14 @@ def suggest(
     InvalidInputError
         Bad input (as :func:`coverage`, and ``count`` or ``candidates``).
     """
-    category, mode, minutes = _check(category, mode, minutes)
+    category, mode, minutes = check_request(category, mode, minutes)
     count = validate_count(count)
     if candidates is not None:
         if len(candidates) > MAX_CANDIDATE_POINTS:
             msg = f"At most {MAX_CANDIDATE_POINTS} candidate points, got {len(candidates)}."
             raise validate.bad("candidates", msg)
         candidates = [validate.point(lat, lon) for lat, lon in candidates]
-    setting = _setting(url, mode, by, admin_level, hex_resolution, progress)
+    setting = request_setting(url, mode, by, admin_level, hex_resolution, progress)
     return suggest_of(setting, category, mode, minutes, count, candidates=candidates)
 
 
@@ -524,7 +427,7 @@ def scenario_of(
         return found
     threshold_s = minutes * 60.0
     frame = setting.frame(mode)
-    base = _baseline(setting, category, mode, threshold_s)
+    base = baseline(setting, category, mode, threshold_s)
     facs = setting.facilities(category)
     known = {int(f["id"]) for f in facs}
     unknown = [i for i in what.remove_facilities if i not in known]
@@ -552,7 +455,7 @@ def scenario_of(
         capacity=cap,
         reverse=reverse,
     )
-    out = _head("scenario", key, setting, category, mode, minutes)
+    out = answer_head("scenario", key, setting, category, mode, minutes)
     base_rows, rows = base.area_rows(), result.area_rows()
     out["scenario"] = {
         **what.as_dict(),
@@ -560,7 +463,7 @@ def scenario_of(
     }
     out["baseline"] = {"summary": base.summary(), "areas": base_rows}
     result_json = {
-        "facilities": _facility_info(
+        "facilities": facility_info(
             setting,
             category,
             t.fac_edge,
@@ -570,7 +473,7 @@ def scenario_of(
             ],
         )
     }
-    result_json.update(_body(result, setting, gaps=gaps))
+    result_json.update(answer_body(result, setting, gaps=gaps))
     out["result"] = result_json
     out["change"] = scenario_change(base.summary(), base_rows, result.summary(), rows)
     cache.put(setting.url, key, out)
@@ -626,7 +529,7 @@ def scenario(
         Bad input (as :func:`coverage`), a malformed scenario, unknown segment or facility
         ids.
     """
-    category, mode, minutes = _check(category, mode, minutes)
+    category, mode, minutes = check_request(category, mode, minutes)
     what = parse_scenario(close_segments, close_polygon, add_facilities, remove_facilities)
-    setting = _setting(url, mode, by, admin_level, hex_resolution, progress)
+    setting = request_setting(url, mode, by, admin_level, hex_resolution, progress)
     return scenario_of(setting, category, mode, minutes, what, gaps=gaps)
